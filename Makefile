@@ -1,0 +1,23 @@
+# batchstate: PGXS build.  `make && make install`, then `make installcheck`
+# against a running server (PGHOST/PGPORT/PGUSER select it).
+
+EXTENSION = batchstate
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
+
+MODULE_big = batchstate
+OBJS = src/batchstate.o src/app.o src/store.o src/policy.o
+
+DATA = $(EXTENSION)--$(EXTVERSION).sql
+
+REGRESS = policy store app errors
+REGRESS_OPTS = --load-extension=batchstate
+
+ISOLATION = cas_race create_race list_vs_transition
+ISOLATION_OPTS = --inputdir=test/isolation --load-extension=batchstate
+
+# The server's headers are system headers: -Wextra applies to our code only.
+PG_CPPFLAGS = -isystem $(includedir_server)
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

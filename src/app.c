@@ -1,0 +1,544 @@
+/*-------------------------------------------------------------------------
+ * app.c
+ *	  The batchstate protocol: create, move, list, verify and reconcile,
+ *	  keeping the batch rows and their membership hints in step.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+
+#include "app.h"
+#include "policy.h"
+
+/* Longest id shown in an error message before it is cut. */
+#define SHOWN_BYTES 64
+
+/* A text value as a C string for a message, cut to SHOWN_BYTES. */
+static char *
+shown(text *t)
+{
+	const char *data = VARDATA_ANY(t);
+	int			len = VARSIZE_ANY_EXHDR(t);
+	int			cut = pg_mbcliplen(data, len, SHOWN_BYTES);
+
+	if (cut < len)
+		return psprintf("%.*s...", cut, data);
+	return text_to_cstring(t);
+}
+
+static int
+state_of(text *state)
+{
+	return policy_state_from_name(VARDATA_ANY(state),
+								  VARSIZE_ANY_EXHDR(state));
+}
+
+static bool
+text_equal(text *a, text *b)
+{
+	Size		len = VARSIZE_ANY_EXHDR(a);
+
+	return len == VARSIZE_ANY_EXHDR(b) &&
+		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), len) == 0;
+}
+
+static void
+report_missing(text *id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NO_DATA_FOUND),
+			 errmsg("batch \"%s\" does not exist", shown(id))));
+}
+
+static void
+report_taken(text *id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNIQUE_VIOLATION),
+			 errmsg("batch \"%s\" already exists", shown(id))));
+}
+
+ArrayType *
+app_state_set(AppStateSet which)
+{
+	static ArrayType *sets[APP_CONFLICT_STATES + 1];
+
+	if (sets[which] == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		Datum		names[POLICY_NSTATES];
+		int			n = 0;
+
+		for (int i = 0; i < POLICY_NSTATES; i++)
+		{
+			bool		member;
+
+			switch (which)
+			{
+				case APP_NON_TERMINAL_STATES:
+					member = !policy_is_terminal(i);
+					break;
+				case APP_TERMINAL_STATES:
+					member = policy_is_terminal(i);
+					break;
+				default:
+					member = policy_is_conflict(i);
+					break;
+			}
+			if (member)
+				names[n++] = CStringGetTextDatum(policy_state_name(i));
+		}
+		sets[which] = construct_array(names, n, TEXTOID, -1, false,
+									  TYPALIGN_INT);
+		for (int i = 0; i < n; i++)
+			pfree(DatumGetPointer(names[i]));
+		MemoryContextSwitchTo(old);
+	}
+	return sets[which];
+}
+
+/* ---------------------------------------------------------------------
+ * Storage primitives
+ * ---------------------------------------------------------------------
+ */
+
+void
+app_batch_get(text *id, BatchRow *row)
+{
+	bool		found;
+
+	store_open();
+	found = store_batch_get(id, false, true, row);
+	store_close();
+	if (!found)
+		report_missing(id);
+}
+
+void
+app_batch_create(const BatchRow *row)
+{
+	bool		inserted;
+
+	store_open();
+	inserted = store_batch_insert(row, NULL);
+	store_close();
+	if (!inserted)
+		report_taken(row->id);
+}
+
+bool
+app_batch_update(text *id, int32 old_version, int32 new_version,
+				 text *new_state, const double *score)
+{
+	bool		written;
+	bool		exists = true;
+
+	store_open();
+	written = store_batch_cas(id, old_version, new_version, new_state, score,
+							  NULL, NULL);
+	if (!written)
+		exists = store_batch_exists(id);
+	store_close();
+	if (!exists)
+		report_missing(id);
+	return written;
+}
+
+void
+app_membership_add(text *queue, text *state, text *batch_id)
+{
+	store_open();
+	store_membership_add(queue, state, batch_id);
+	store_close();
+}
+
+void
+app_membership_remove(text *queue, text *state, text *batch_id)
+{
+	store_open();
+	store_membership_remove(queue, state, batch_id);
+	store_close();
+}
+
+void
+app_membership_list_ids(text *queue, text *state, app_id_fn fn, void *arg)
+{
+	store_open();
+	store_membership_ids(queue, state, fn, arg);
+	store_close();
+}
+
+/* ---------------------------------------------------------------------
+ * Create and move
+ * ---------------------------------------------------------------------
+ */
+
+void
+app_create_batch(const BatchRow *row)
+{
+	text	   *member = policy_is_terminal(state_of(row->state)) ? NULL : row->state;
+	bool		inserted;
+
+	store_open();
+	inserted = store_batch_insert(row, member);
+	store_close();
+	if (!inserted)
+		report_taken(row->id);
+}
+
+static void
+report_forbidden(text *id, text *from_text, int from, int to)
+{
+	char		moves[128];
+
+	if (from == POLICY_NO_STATE)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("batch \"%s\" cannot move to \"%s\"",
+						shown(id), policy_state_name(to)),
+				 errdetail("Its state \"%s\" is not a batch state.",
+						   shown(from_text))));
+	if (policy_is_terminal(from))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("batch \"%s\" cannot move from \"%s\" to \"%s\"",
+						shown(id), policy_state_name(from),
+						policy_state_name(to)),
+				 errdetail("State \"%s\" is terminal.",
+						   policy_state_name(from))));
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("batch \"%s\" cannot move from \"%s\" to \"%s\"",
+					shown(id), policy_state_name(from), policy_state_name(to)),
+			 errdetail("From \"%s\" a batch may move to: %s.",
+					   policy_state_name(from),
+					   policy_moves_list(from, moves, sizeof(moves)))));
+}
+
+bool
+app_update(text *id, int32 expected_version, text *new_state,
+		   const double *score)
+{
+	int			to = state_of(new_state);
+	int			from;
+	BatchRow	row;
+	text	   *drop;
+	text	   *file;
+	bool		written;
+
+	if (expected_version == PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("expected_version %d cannot be incremented",
+						expected_version),
+				 errdetail("The next version would overflow integer.")));
+
+	store_open();
+	if (!store_batch_get(id, true, false, &row))
+		report_missing(id);
+	if (row.version != expected_version)
+	{
+		store_close();
+		return false;
+	}
+
+	from = state_of(row.state);
+	if (!policy_can_transition(from, to))
+		report_forbidden(id, row.state, from, to);
+
+	/*
+	 * A live batch has its row under its state; move it (or keep it, for a
+	 * move to the same state, filing it again if it went missing).
+	 */
+	drop = (from != to) ? row.state : NULL;
+	file = policy_is_terminal(to) ? NULL : new_state;
+	written = store_batch_cas(id, expected_version, expected_version + 1,
+							  new_state, score, drop, file);
+	store_close();
+
+	/* the row is locked and had our version: the CAS cannot lose */
+	if (!written)
+		elog(ERROR, "batchstate: locked batch \"%s\" changed under us",
+			 shown(id));
+	return true;
+}
+
+/* ---------------------------------------------------------------------
+ * List
+ * ---------------------------------------------------------------------
+ */
+
+typedef struct PruneItem
+{
+	text	   *state;
+	text	   *batch_id;
+} PruneItem;
+
+typedef struct ListState
+{
+	app_row_fn	fn;
+	void	   *arg;
+	PruneItem  *prune;			/* membership rows of terminal batches */
+	int			nprune;
+	int			maxprune;
+} ListState;
+
+static void
+list_candidate(void *arg, const BatchRow *row, text *member_state, bool current)
+{
+	ListState  *ls = (ListState *) arg;
+
+	if (current)
+		ls->fn(ls->arg, row);
+	if (policy_is_terminal(state_of(row->state)))
+	{
+		if (ls->nprune == ls->maxprune)
+		{
+			ls->maxprune = Max(8, ls->maxprune * 2);
+			ls->prune = ls->prune
+				? repalloc(ls->prune, ls->maxprune * sizeof(PruneItem))
+				: palloc(ls->maxprune * sizeof(PruneItem));
+		}
+		ls->prune[ls->nprune].state = member_state;
+		ls->prune[ls->nprune].batch_id = row->id;
+		ls->nprune++;
+	}
+}
+
+/*
+ * Remove the membership rows of terminal batches found by a list, as a
+ * courtesy to later readers.  Best effort: never in a read-only transaction
+ * or on a standby, never without the privileges, never waiting on a row
+ * lock (the store skips locked rows), and never failing the read: any error
+ * rolls back a subtransaction and is dropped (a query cancel still cancels).
+ */
+static void
+prune_terminal_rows(text *queue, ListState *ls)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+
+	if (XactReadOnly || RecoveryInProgress() || !store_may_prune())
+		return;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		ArrayType  *terminal = app_state_set(APP_TERMINAL_STATES);
+
+		for (int i = 0; i < ls->nprune; i++)
+			store_membership_prune(queue, ls->prune[i].state,
+								   ls->prune[i].batch_id, terminal);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);
+		ereport(DEBUG1,
+				(errmsg_internal("batchstate: membership prune skipped: %s",
+								 edata->message)));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
+
+void
+app_list(text *queue, ArrayType *states, app_row_fn fn, void *arg)
+{
+	ListState	ls = {fn, arg, NULL, 0, 0};
+
+	if (ArrayGetNItems(ARR_NDIM(states), ARR_DIMS(states)) == 0)
+		return;
+
+	store_open();
+	store_candidates(queue, states, app_state_set(APP_TERMINAL_STATES),
+					 list_candidate, &ls);
+	if (ls.nprune > 0)
+		prune_terminal_rows(queue, &ls);
+	store_close();
+}
+
+/* ---------------------------------------------------------------------
+ * Repair
+ * ---------------------------------------------------------------------
+ */
+
+bool
+app_ensure_membership(text *id)
+{
+	BatchRow	row;
+	int			state;
+	bool		added = false;
+
+	store_open();
+	if (!store_batch_get(id, true, false, &row))
+		report_missing(id);
+	state = state_of(row.state);
+	if (state != POLICY_NO_STATE && !policy_is_terminal(state))
+		added = store_membership_add(row.queue, row.state, row.id);
+	store_close();
+	return added;
+}
+
+typedef struct VerifyState
+{
+	app_drift_fn fn;
+	void	   *arg;
+} VerifyState;
+
+static const char *const drift_names[] = {
+	[STORE_DRIFT_MISSING] = "missing",
+	[STORE_DRIFT_STALE] = "stale",
+	[STORE_DRIFT_DANGLING] = "dangling",
+};
+
+static void
+verify_drift(void *arg, StoreDrift kind, text *queue, text *state,
+			 text *batch_id)
+{
+	VerifyState *vs = (VerifyState *) arg;
+
+	vs->fn(vs->arg, drift_names[kind], queue, state, batch_id);
+}
+
+void
+app_verify(text *queue, app_drift_fn fn, void *arg)
+{
+	VerifyState vs = {fn, arg};
+
+	store_open();
+	store_drift(queue, app_state_set(APP_NON_TERMINAL_STATES),
+				verify_drift, &vs);
+	store_close();
+}
+
+typedef struct DriftItem
+{
+	StoreDrift	kind;
+	text	   *queue;
+	text	   *state;
+	text	   *batch_id;
+} DriftItem;
+
+typedef struct DriftList
+{
+	DriftItem  *items;
+	int			n;
+	int			max;
+} DriftList;
+
+static void
+collect_drift(void *arg, StoreDrift kind, text *queue, text *state,
+			  text *batch_id)
+{
+	DriftList  *dl = (DriftList *) arg;
+
+	if (dl->n == dl->max)
+	{
+		dl->max = Max(16, dl->max * 2);
+		dl->items = dl->items
+			? repalloc(dl->items, dl->max * sizeof(DriftItem))
+			: palloc(dl->max * sizeof(DriftItem));
+	}
+	dl->items[dl->n].kind = kind;
+	dl->items[dl->n].queue = queue;
+	dl->items[dl->n].state = state;
+	dl->items[dl->n].batch_id = batch_id;
+	dl->n++;
+}
+
+static int
+compare_ids(const void *a, const void *b)
+{
+	text	   *x = ((const DriftItem *) a)->batch_id;
+	text	   *y = ((const DriftItem *) b)->batch_id;
+	Size		lx = VARSIZE_ANY_EXHDR(x);
+	Size		ly = VARSIZE_ANY_EXHDR(y);
+	int			c = memcmp(VARDATA_ANY(x), VARDATA_ANY(y), Min(lx, ly));
+
+	if (c != 0)
+		return c;
+	return (lx > ly) - (lx < ly);
+}
+
+/*
+ * Repair the drift of one batch id (items[0 .. n-1]).  The batch row is
+ * locked first, as update_state locks it, so a concurrent move either
+ * finished before (and we see its result) or waits for us; the repair is
+ * decided on the newest committed row, not on the drift snapshot.
+ */
+static void
+repair_batch(text *scope, DriftItem *items, int n,
+			 int64 *added, int64 *removed)
+{
+	BatchRow	row;
+	bool		exists = store_batch_get(items[0].batch_id, true, false, &row);
+	int			state = exists ? state_of(row.state) : POLICY_NO_STATE;
+	bool		live = state != POLICY_NO_STATE && !policy_is_terminal(state);
+
+	for (int i = 0; i < n; i++)
+	{
+		DriftItem  *item = &items[i];
+
+		if (item->kind == STORE_DRIFT_MISSING)
+			continue;
+		if (live && text_equal(item->queue, row.queue) &&
+			text_equal(item->state, row.state))
+			continue;			/* the batch moved into this row meanwhile */
+		if (store_membership_remove(item->queue, item->state, item->batch_id))
+			(*removed)++;
+	}
+	if (live && (scope == NULL || text_equal(scope, row.queue)))
+	{
+		if (store_membership_add(row.queue, row.state, row.id))
+			(*added)++;
+	}
+}
+
+void
+app_reconcile(text *queue, int64 *added, int64 *removed)
+{
+	DriftList	dl = {NULL, 0, 0};
+	int			start = 0;
+
+	*added = 0;
+	*removed = 0;
+
+	store_open();
+	store_drift(queue, app_state_set(APP_NON_TERMINAL_STATES),
+				collect_drift, &dl);
+
+	/* one batch at a time, in id order, so two reconciles cannot deadlock */
+	if (dl.n > 1)
+		qsort(dl.items, dl.n, sizeof(DriftItem), compare_ids);
+	while (start < dl.n)
+	{
+		int			end = start + 1;
+
+		while (end < dl.n && compare_ids(&dl.items[start], &dl.items[end]) == 0)
+			end++;
+		repair_batch(queue, &dl.items[start], end - start, added, removed);
+		start = end;
+	}
+	store_close();
+}

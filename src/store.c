@@ -1,0 +1,531 @@
+/*-------------------------------------------------------------------------
+ * store.c
+ *	  SPI over the two batchstate tables: kept plans, schema-qualified SQL,
+ *	  and a planner guard that keeps the hot path on its indexes.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "optimizer/cost.h"
+#include "optimizer/planner.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "store.h"
+
+/*
+ * The statements.  "=" is spelled OPERATOR(pg_catalog.=) and every table,
+ * function and collation is schema-qualified: a kept plan is re-analyzed
+ * under the caller's search_path whenever that changes, so nothing may
+ * depend on it.
+ */
+#define EQ " OPERATOR(pg_catalog.=) "
+#define NE " OPERATOR(pg_catalog.<>) "
+#define BATCH "batchstate.batch"
+#define MEMBER "batchstate.batch_state_membership"
+#define BATCH_COLS "id, queue, contains, dependencies, score, state, version"
+#define C_ORDER " COLLATE pg_catalog.\"C\""
+
+typedef enum StoreStmt
+{
+	STMT_GET,
+	STMT_GET_LOCKED,
+	STMT_EXISTS,
+	STMT_INSERT,
+	STMT_CAS,
+	STMT_MEMBER_ADD,
+	STMT_MEMBER_REMOVE,
+	STMT_MEMBER_IDS,
+	STMT_CANDIDATES,
+	STMT_PRUNE,
+	STMT_DRIFT,
+	STMT_COUNT
+} StoreStmt;
+
+typedef struct StoreStmtDef
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[8];
+	bool		guarded;		/* plan with the index-only guard */
+} StoreStmtDef;
+
+static const StoreStmtDef stmt_defs[STMT_COUNT] = {
+	[STMT_GET] = {
+		"SELECT " BATCH_COLS " FROM " BATCH " WHERE id" EQ "$1",
+		1, {TEXTOID}, true
+	},
+	[STMT_GET_LOCKED] = {
+		"SELECT " BATCH_COLS " FROM " BATCH " WHERE id" EQ "$1"
+		" FOR NO KEY UPDATE",
+		1, {TEXTOID}, true
+	},
+	[STMT_EXISTS] = {
+		"SELECT 1 FROM " BATCH " WHERE id" EQ "$1",
+		1, {TEXTOID}, true
+	},
+
+	/*
+	 * $1..$7 the row, $8 the state to file it under (NULL: none).  A taken
+	 * id inserts nothing and returns no row.
+	 */
+	[STMT_INSERT] = {
+		"WITH b AS ("
+		" INSERT INTO " BATCH " (" BATCH_COLS ")"
+		" VALUES ($1, $2, $3, $4, $5, $6, $7)"
+		" ON CONFLICT (id) DO NOTHING"
+		" RETURNING queue, id),"
+		" m AS ("
+		" INSERT INTO " MEMBER " (queue, state, batch_id)"
+		" SELECT b.queue, $8, b.id FROM b WHERE $8 IS NOT NULL"
+		" ON CONFLICT DO NOTHING)"
+		" SELECT 1 FROM b",
+		8, {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, FLOAT8OID,
+		TEXTOID, INT4OID, TEXTOID}, true
+	},
+
+	/*
+	 * $1 id, $2 old version, $3 new version, $4 new state, $5 score (NULL:
+	 * keep), $6 membership state to drop, $7 to file (NULL: none).
+	 */
+	[STMT_CAS] = {
+		"WITH u AS ("
+		" UPDATE " BATCH " SET state = $4, version = $3,"
+		" score = COALESCE($5, score)"
+		" WHERE id" EQ "$1 AND version" EQ "$2"
+		" RETURNING queue),"
+		" d AS ("
+		" DELETE FROM " MEMBER " m USING u"
+		" WHERE m.queue" EQ "u.queue AND m.state" EQ "$6"
+		" AND m.batch_id" EQ "$1),"
+		" a AS ("
+		" INSERT INTO " MEMBER " (queue, state, batch_id)"
+		" SELECT u.queue, $7, $1 FROM u WHERE $7 IS NOT NULL"
+		" ON CONFLICT DO NOTHING)"
+		" SELECT 1 FROM u",
+		7, {TEXTOID, INT4OID, INT4OID, TEXTOID, FLOAT8OID, TEXTOID, TEXTOID},
+		true
+	},
+	[STMT_MEMBER_ADD] = {
+		"INSERT INTO " MEMBER " (queue, state, batch_id)"
+		" VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+		3, {TEXTOID, TEXTOID, TEXTOID}, true
+	},
+	[STMT_MEMBER_REMOVE] = {
+		"DELETE FROM " MEMBER
+		" WHERE queue" EQ "$1 AND state" EQ "$2 AND batch_id" EQ "$3",
+		3, {TEXTOID, TEXTOID, TEXTOID}, true
+	},
+	[STMT_MEMBER_IDS] = {
+		"SELECT batch_id FROM " MEMBER
+		" WHERE queue" EQ "$1 AND state" EQ "$2"
+		" ORDER BY batch_id" C_ORDER,
+		2, {TEXTOID, TEXTOID}, true
+	},
+
+	/*
+	 * $1 queue, $2 states listed, $3 further batch states of interest.
+	 * Columns: the batch row, then the row's state and whether it is the
+	 * batch's.
+	 */
+	[STMT_CANDIDATES] = {
+		"SELECT b.id, b.queue, b.contains, b.dependencies, b.score,"
+		" b.state, b.version, m.state, b.state" EQ "m.state"
+		" FROM " MEMBER " m JOIN " BATCH " b ON b.id" EQ "m.batch_id"
+		" WHERE m.queue" EQ "$1 AND m.state" EQ "ANY ($2)"
+		" AND b.queue" EQ "$1"
+		" AND (b.state" EQ "m.state OR b.state" EQ "ANY ($3))"
+		" ORDER BY b.id" C_ORDER,
+		3, {TEXTOID, TEXTARRAYOID, TEXTARRAYOID}, true
+	},
+
+	/*
+	 * $1 queue, $2 state, $3 batch id, $4 batch states that allow removal.
+	 * SKIP LOCKED: a row someone else holds is left for later.
+	 */
+	[STMT_PRUNE] = {
+		"DELETE FROM " MEMBER
+		" WHERE ctid" EQ "("
+		" SELECT m.ctid FROM " MEMBER " m"
+		" WHERE m.queue" EQ "$1 AND m.state" EQ "$2"
+		" AND m.batch_id" EQ "$3"
+		" FOR UPDATE SKIP LOCKED)"
+		" AND EXISTS (SELECT 1 FROM " BATCH " b"
+		" WHERE b.id" EQ "$3 AND b.queue" EQ "$1"
+		" AND b.state" EQ "ANY ($4))",
+		4, {TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID}, true
+	},
+
+	/*
+	 * $1 queue (NULL: all), $2 states that admit a membership row.  Column
+	 * 1 is the StoreDrift kind.  Whole-table scans are fine here.
+	 */
+	[STMT_DRIFT] = {
+		"SELECT d.kind, d.queue, d.state, d.batch_id FROM ("
+		" SELECT 0 AS kind, b.queue, b.state, b.id AS batch_id"
+		" FROM " BATCH " b"
+		" WHERE ($1 IS NULL OR b.queue" EQ "$1)"
+		" AND b.state" EQ "ANY ($2)"
+		" AND NOT EXISTS (SELECT 1 FROM " MEMBER " m"
+		" WHERE m.queue" EQ "b.queue AND m.state" EQ "b.state"
+		" AND m.batch_id" EQ "b.id)"
+		" UNION ALL"
+		" SELECT CASE WHEN b.id IS NULL OR b.queue" NE "m.queue"
+		" THEN 2 ELSE 1 END, m.queue, m.state, m.batch_id"
+		" FROM " MEMBER " m LEFT JOIN " BATCH " b"
+		" ON b.id" EQ "m.batch_id"
+		" WHERE ($1 IS NULL OR m.queue" EQ "$1)"
+		" AND (b.id IS NULL OR b.queue" NE "m.queue"
+		" OR b.state" NE "m.state OR NOT (b.state" EQ "ANY ($2)))"
+		") d ORDER BY d.queue" C_ORDER ", d.batch_id" C_ORDER ","
+		" d.state" C_ORDER ", d.kind",
+		2, {TEXTOID, TEXTARRAYOID}, false
+	},
+};
+
+static SPIPlanPtr plans[STMT_COUNT];
+
+/* Set just before executing a guarded statement; consumed by its planning. */
+static bool guard_pending = false;
+
+static planner_hook_type prev_planner_hook = NULL;
+
+/*
+ * Plan our own hot-path statements with sequential scans, hash joins and
+ * merge joins disabled.  Each of them reaches its rows through a primary
+ * key prefix; without the guard a table that statistics call empty (after
+ * VACUUM, or on a fresh install) gets a plan that scans every dead row, and
+ * a kept plan keeps it.  The guard applies to the one statement being
+ * planned, not to anything its execution plans later (user triggers).
+ */
+static PlannedStmt *
+store_planner(Query *parse, const char *query_string, int cursorOptions,
+			  ParamListInfo boundParams)
+{
+	bool		guarded = guard_pending;
+	bool		save_seqscan = enable_seqscan;
+	bool		save_hashjoin = enable_hashjoin;
+	bool		save_mergejoin = enable_mergejoin;
+	PlannedStmt *result;
+
+	guard_pending = false;
+	if (guarded)
+	{
+		enable_seqscan = false;
+		enable_hashjoin = false;
+		enable_mergejoin = false;
+	}
+	PG_TRY();
+	{
+		if (prev_planner_hook)
+			result = prev_planner_hook(parse, query_string, cursorOptions,
+									   boundParams);
+		else
+			result = standard_planner(parse, query_string, cursorOptions,
+									  boundParams);
+	}
+	PG_FINALLY();
+	{
+		enable_seqscan = save_seqscan;
+		enable_hashjoin = save_hashjoin;
+		enable_mergejoin = save_mergejoin;
+	}
+	PG_END_TRY();
+	return result;
+}
+
+void
+store_init(void)
+{
+	prev_planner_hook = planner_hook;
+	planner_hook = store_planner;
+}
+
+void
+store_open(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
+
+void
+store_close(void)
+{
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+}
+
+static SPIPlanPtr
+get_plan(StoreStmt which)
+{
+	if (plans[which] == NULL)
+	{
+		const StoreStmtDef *def = &stmt_defs[which];
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare(def->sql, def->nargs, (Oid *) def->argtypes);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+				 def->sql, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		plans[which] = plan;
+	}
+	return plans[which];
+}
+
+/*
+ * Execute one statement; nulls is NULL or a string of ' '/'n' per argument.
+ * Returns SPI_processed after checking the result code.
+ */
+static uint64
+run(StoreStmt which, Datum *values, const char *nulls, bool read_only,
+	int expected_rc)
+{
+	SPIPlanPtr	plan = get_plan(which);
+	int			rc;
+
+	guard_pending = stmt_defs[which].guarded;
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(plan, values, nulls, read_only, 0);
+	}
+	PG_FINALLY();
+	{
+		guard_pending = false;
+	}
+	PG_END_TRY();
+
+	if (rc != expected_rc)
+		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s",
+			 stmt_defs[which].sql, SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+/* Column "col" (1-based) of row "row" of the last result. */
+static Datum
+column(uint64 row, int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+						 col, isnull);
+}
+
+static Datum
+column_not_null(uint64 row, int col)
+{
+	bool		isnull;
+	Datum		value = column(row, col, &isnull);
+
+	if (isnull)
+		elog(ERROR, "unexpected null in column %d of a batchstate result", col);
+	return value;
+}
+
+/*
+ * A text (packed) or array (aligned) column value, detoasted; with copy_out
+ * copied into the context that was current at store_open().
+ */
+static Datum
+varlena_column(uint64 row, int col, bool is_array, bool copy_out)
+{
+	struct varlena *value;
+
+	value = (struct varlena *) DatumGetPointer(column_not_null(row, col));
+	value = is_array ? pg_detoast_datum(value) : pg_detoast_datum_packed(value);
+	if (copy_out)
+		return SPI_datumTransfer(PointerGetDatum(value), false, -1);
+	return PointerGetDatum(value);
+}
+
+/* Decode columns first .. first+6 of a result row into *out. */
+static void
+decode_batch(uint64 row, int first, bool copy_out, BatchRow *out)
+{
+	out->id = (text *) DatumGetPointer(varlena_column(row, first, false, copy_out));
+	out->queue = (text *) DatumGetPointer(varlena_column(row, first + 1, false, copy_out));
+	out->contains = (ArrayType *) DatumGetPointer(varlena_column(row, first + 2, true, copy_out));
+	out->dependencies = (ArrayType *) DatumGetPointer(varlena_column(row, first + 3, true, copy_out));
+	out->score = DatumGetFloat8(column_not_null(row, first + 4));
+	out->state = (text *) DatumGetPointer(varlena_column(row, first + 5, false, copy_out));
+	out->version = DatumGetInt32(column_not_null(row, first + 6));
+}
+
+bool
+store_batch_get(text *id, bool lock, bool copy_out, BatchRow *row)
+{
+	Datum		values[1] = {PointerGetDatum(id)};
+
+	if (lock)
+	{
+		if (run(STMT_GET_LOCKED, values, NULL, false, SPI_OK_SELECT) == 0)
+			return false;
+	}
+	else if (run(STMT_GET, values, NULL, true, SPI_OK_SELECT) == 0)
+		return false;
+
+	decode_batch(0, 1, copy_out, row);
+	return true;
+}
+
+bool
+store_batch_exists(text *id)
+{
+	Datum		values[1] = {PointerGetDatum(id)};
+
+	return run(STMT_EXISTS, values, NULL, true, SPI_OK_SELECT) > 0;
+}
+
+bool
+store_batch_insert(const BatchRow *row, text *member_state)
+{
+	Datum		values[8];
+	char		nulls[8] = "       ";
+
+	values[0] = PointerGetDatum(row->id);
+	values[1] = PointerGetDatum(row->queue);
+	values[2] = PointerGetDatum(row->contains);
+	values[3] = PointerGetDatum(row->dependencies);
+	values[4] = Float8GetDatum(row->score);
+	values[5] = PointerGetDatum(row->state);
+	values[6] = Int32GetDatum(row->version);
+	values[7] = PointerGetDatum(member_state);
+	if (member_state == NULL)
+		nulls[7] = 'n';
+
+	return run(STMT_INSERT, values, nulls, false, SPI_OK_SELECT) > 0;
+}
+
+bool
+store_batch_cas(text *id, int32 old_version, int32 new_version,
+				text *new_state, const double *score,
+				text *drop_state, text *file_state)
+{
+	Datum		values[7];
+	char		nulls[8] = "       ";
+
+	Assert(drop_state == NULL || file_state == NULL ||
+		   !(VARSIZE_ANY_EXHDR(drop_state) == VARSIZE_ANY_EXHDR(file_state) &&
+			 memcmp(VARDATA_ANY(drop_state), VARDATA_ANY(file_state),
+					VARSIZE_ANY_EXHDR(drop_state)) == 0));
+
+	values[0] = PointerGetDatum(id);
+	values[1] = Int32GetDatum(old_version);
+	values[2] = Int32GetDatum(new_version);
+	values[3] = PointerGetDatum(new_state);
+	values[4] = score ? Float8GetDatum(*score) : (Datum) 0;
+	values[5] = PointerGetDatum(drop_state);
+	values[6] = PointerGetDatum(file_state);
+	if (score == NULL)
+		nulls[4] = 'n';
+	if (drop_state == NULL)
+		nulls[5] = 'n';
+	if (file_state == NULL)
+		nulls[6] = 'n';
+
+	return run(STMT_CAS, values, nulls, false, SPI_OK_SELECT) > 0;
+}
+
+bool
+store_membership_add(text *queue, text *state, text *batch_id)
+{
+	Datum		values[3] = {
+		PointerGetDatum(queue), PointerGetDatum(state), PointerGetDatum(batch_id)
+	};
+
+	return run(STMT_MEMBER_ADD, values, NULL, false, SPI_OK_INSERT) > 0;
+}
+
+bool
+store_membership_remove(text *queue, text *state, text *batch_id)
+{
+	Datum		values[3] = {
+		PointerGetDatum(queue), PointerGetDatum(state), PointerGetDatum(batch_id)
+	};
+
+	return run(STMT_MEMBER_REMOVE, values, NULL, false, SPI_OK_DELETE) > 0;
+}
+
+void
+store_membership_ids(text *queue, text *state, store_id_fn fn, void *arg)
+{
+	Datum		values[2] = {PointerGetDatum(queue), PointerGetDatum(state)};
+	uint64		n;
+
+	n = run(STMT_MEMBER_IDS, values, NULL, true, SPI_OK_SELECT);
+	for (uint64 i = 0; i < n; i++)
+		fn(arg, DatumGetTextPP(column_not_null(i, 1)));
+}
+
+void
+store_candidates(text *queue, ArrayType *states, ArrayType *also_states,
+				 store_candidate_fn fn, void *arg)
+{
+	Datum		values[3] = {
+		PointerGetDatum(queue), PointerGetDatum(states),
+		PointerGetDatum(also_states)
+	};
+	uint64		n;
+
+	n = run(STMT_CANDIDATES, values, NULL, false, SPI_OK_SELECT);
+	for (uint64 i = 0; i < n; i++)
+	{
+		BatchRow	row;
+
+		decode_batch(i, 1, false, &row);
+		fn(arg, &row, DatumGetTextPP(column_not_null(i, 8)),
+		   DatumGetBool(column_not_null(i, 9)));
+	}
+}
+
+bool
+store_membership_prune(text *queue, text *state, text *batch_id,
+					   ArrayType *batch_states)
+{
+	Datum		values[4] = {
+		PointerGetDatum(queue), PointerGetDatum(state),
+		PointerGetDatum(batch_id), PointerGetDatum(batch_states)
+	};
+
+	return run(STMT_PRUNE, values, NULL, false, SPI_OK_DELETE) > 0;
+}
+
+bool
+store_may_prune(void)
+{
+	Oid			nsp = get_namespace_oid("batchstate", true);
+	Oid			member;
+	Oid			batch;
+	AclMode		need = ACL_SELECT | ACL_UPDATE | ACL_DELETE;
+
+	if (!OidIsValid(nsp))
+		return false;
+	member = get_relname_relid("batch_state_membership", nsp);
+	batch = get_relname_relid("batch", nsp);
+	if (!OidIsValid(member) || !OidIsValid(batch))
+		return false;
+	return pg_class_aclmask(member, GetUserId(), need, ACLMASK_ALL) == need &&
+		pg_class_aclcheck(batch, GetUserId(), ACL_SELECT) == ACLCHECK_OK;
+}
+
+void
+store_drift(text *queue, ArrayType *live_states, store_drift_fn fn, void *arg)
+{
+	Datum		values[2] = {PointerGetDatum(queue), PointerGetDatum(live_states)};
+	char		nulls[3] = "  ";
+	uint64		n;
+
+	if (queue == NULL)
+		nulls[0] = 'n';
+	n = run(STMT_DRIFT, values, nulls, true, SPI_OK_SELECT);
+	for (uint64 i = 0; i < n; i++)
+		fn(arg, (StoreDrift) DatumGetInt32(column_not_null(i, 1)),
+		   DatumGetTextPP(column_not_null(i, 2)),
+		   DatumGetTextPP(column_not_null(i, 3)),
+		   DatumGetTextPP(column_not_null(i, 4)));
+}

@@ -1,0 +1,136 @@
+/*-------------------------------------------------------------------------
+ * store.h
+ *	  SPI over batchstate.batch and batchstate.batch_state_membership.
+ *	  Rows in, rows out: nothing here knows what a state means.
+ *
+ * Every operation runs between store_open() and store_close() (one SPI
+ * connection, possibly spanning several operations of one call).  Plans are
+ * prepared on first use and kept for the life of the backend.  Statements on
+ * the hot path are planned with sequential scans, hash joins and merge joins
+ * disabled, so their cost follows the rows they touch whatever the table
+ * statistics say.  Every SQL text names its schema and its operators, so no
+ * search_path can redirect it.
+ *
+ * Text values are passed and returned as text pointers; values returned
+ * inside a BatchRow or to a callback point into SPI memory and live until
+ * store_close(), unless the function says it copies them out.
+ *-------------------------------------------------------------------------
+ */
+#ifndef BATCHSTATE_STORE_H
+#define BATCHSTATE_STORE_H
+
+#include "postgres.h"
+
+#include "utils/array.h"
+
+/* One batchstate.batch row. */
+typedef struct BatchRow
+{
+	text	   *id;
+	text	   *queue;
+	ArrayType  *contains;		/* text[] */
+	ArrayType  *dependencies;	/* text[] */
+	double		score;
+	text	   *state;
+	int32		version;
+} BatchRow;
+
+/* Install the planner guard; called once from _PG_init. */
+extern void store_init(void);
+
+/* Bracket a group of operations with one SPI connection. */
+extern void store_open(void);
+extern void store_close(void);
+
+/*
+ * Read batch "id" into *row; false if there is none.  With lock, the row is
+ * locked FOR NO KEY UPDATE (waiting for a concurrent writer) and the newest
+ * committed version is read.  With copy_out, the values are copied into the
+ * memory context that was current at store_open(); otherwise they live in
+ * SPI memory.
+ */
+extern bool store_batch_get(text *id, bool lock, bool copy_out, BatchRow *row);
+
+/* Does batch "id" exist?  (Reads only.) */
+extern bool store_batch_exists(text *id);
+
+/*
+ * Insert *row unless its id exists (false then, nothing written).  When
+ * member_state is not NULL, the same statement also files membership row
+ * (row->queue, member_state, row->id), idempotently.
+ */
+extern bool store_batch_insert(const BatchRow *row, text *member_state);
+
+/*
+ * Compare-and-set: if batch "id" has version old_version, set its state,
+ * version and (when score is not NULL) score.  True when the row was written.
+ *
+ * With drop_state / file_state not NULL, the same statement also removes the
+ * membership row (queue, drop_state, id) and files (queue, file_state, id),
+ * queue being the batch's; neither happens when the CAS fails.  The two
+ * states must differ.
+ */
+extern bool store_batch_cas(text *id, int32 old_version, int32 new_version,
+							text *new_state, const double *score,
+							text *drop_state, text *file_state);
+
+/* File / remove one membership row; true when a row was added / removed. */
+extern bool store_membership_add(text *queue, text *state, text *batch_id);
+extern bool store_membership_remove(text *queue, text *state, text *batch_id);
+
+/* Callback for store_membership_ids: one batch id, in byte order. */
+typedef void (*store_id_fn) (void *arg, text *batch_id);
+
+/* The batch ids filed under (queue, state), ordered COLLATE "C". */
+extern void store_membership_ids(text *queue, text *state,
+								 store_id_fn fn, void *arg);
+
+/*
+ * Callback for store_candidates: the batch a membership row of the queue
+ * points at, the state the row is filed under, and whether the batch is
+ * currently in that state.
+ */
+typedef void (*store_candidate_fn) (void *arg, const BatchRow *row,
+									text *member_state, bool current);
+
+/*
+ * Resolve the membership rows of "queue" under any of "states" (text[])
+ * against their batches in one statement, ordered by batch id COLLATE "C".
+ * Only batches of the same queue whose state is the row's state, or one of
+ * "also_states" (text[]), are passed to fn.  Dangling rows are never passed.
+ */
+extern void store_candidates(text *queue, ArrayType *states,
+							 ArrayType *also_states,
+							 store_candidate_fn fn, void *arg);
+
+/*
+ * Remove membership row (queue, state, batch_id) if its batch (in the same
+ * queue) is in one of "batch_states" (text[]).  Never waits: a row locked by
+ * someone else is left alone.  True when the row was removed.
+ */
+extern bool store_membership_prune(text *queue, text *state, text *batch_id,
+								   ArrayType *batch_states);
+
+/* May the current user run store_membership_prune? */
+extern bool store_may_prune(void);
+
+/* Kinds of drift reported by store_drift. */
+typedef enum StoreDrift
+{
+	STORE_DRIFT_MISSING,		/* batch in a live state, no row under it */
+	STORE_DRIFT_STALE,			/* row under a state that admits no row */
+	STORE_DRIFT_DANGLING		/* row whose batch is missing or elsewhere */
+} StoreDrift;
+
+typedef void (*store_drift_fn) (void *arg, StoreDrift kind, text *queue,
+								text *state, text *batch_id);
+
+/*
+ * Every drift between the two tables, for one queue or (queue NULL) all,
+ * given the states that admit a membership row ("live_states", text[]).
+ * Ordered by queue, batch id, state (COLLATE "C"), then kind.  Reads only.
+ */
+extern void store_drift(text *queue, ArrayType *live_states,
+						store_drift_fn fn, void *arg);
+
+#endif							/* BATCHSTATE_STORE_H */
