@@ -236,9 +236,9 @@ app_update(text *id, int32 expected_version, text *new_state,
 	if (expected_version == PG_INT32_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("expected_version %d cannot be incremented",
-						expected_version),
-				 errdetail("The next version would overflow integer.")));
+				 errmsg("argument \"expected_version\" must be less than %d",
+						PG_INT32_MAX),
+				 errdetail("The new version, expected_version + 1, would be out of range for type integer.")));
 
 	store_open();
 	if (!store_batch_get(id, true, false, &row))

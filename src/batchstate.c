@@ -64,21 +64,24 @@ shown(const char *data, int len)
 	return psprintf("%.*s%s", cut, data, cut < len ? "..." : "");
 }
 
-/* Check a state name; returns its number. */
+/* Check a state name (an element of an array with in_array); its number. */
 static int
-check_state(const char *data, int len, const char *name)
+check_state(const char *data, int len, const char *name, bool in_array)
 {
 	int			state;
 
 	if (len == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("argument \"%s\" must not be empty", name)));
+				 in_array
+				 ? errmsg("argument \"%s\" must not contain empty strings", name)
+				 : errmsg("argument \"%s\" must not be empty", name)));
 	state = policy_state_from_name(data, len);
 	if (state == POLICY_NO_STATE)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unrecognized batch state \"%s\"", shown(data, len)),
+				 errmsg("unrecognized batch state \"%s\" in argument \"%s\"",
+						shown(data, len), name),
 				 errhint("Valid states are: %s.", policy_state_list())));
 	return state;
 }
@@ -114,7 +117,7 @@ state_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 
 	require_not_null(fcinfo, argno, name);
 	value = PG_GETARG_TEXT_PP(argno);
-	check_state(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), name);
+	check_state(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), name, false);
 	return value;
 }
 
@@ -150,7 +153,7 @@ text_array_arg(FunctionCallInfo fcinfo, int argno, const char *name,
 		text	   *t = DatumGetTextPP(element);
 
 		if (states)
-			check_state(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), name);
+			check_state(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), name, true);
 		else if (VARSIZE_ANY_EXHDR(t) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -200,7 +203,7 @@ policy_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 {
 	text	   *value = PG_GETARG_TEXT_PP(argno);
 
-	return check_state(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), name);
+	return check_state(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), name, false);
 }
 
 /* ---------------------------------------------------------------------
