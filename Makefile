@@ -7,9 +7,10 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).
 MODULE_big = batchstate
 OBJS = src/batchstate.o src/app.o src/store.o src/policy.o
 
-DATA = $(EXTENSION)--$(EXTVERSION).sql
+# every released install script stays, with each upgrade step
+DATA = $(wildcard $(EXTENSION)--*.sql)
 
-REGRESS = policy store app errors
+REGRESS = policy store app errors churn
 REGRESS_OPTS = --load-extension=batchstate
 
 ISOLATION = cas_race create_race list_vs_transition

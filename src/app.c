@@ -9,8 +9,12 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
@@ -19,6 +23,77 @@
 
 /* Longest id shown in an error message before it is cut. */
 #define SHOWN_BYTES 64
+
+/* batchstate.notify_channel: where to NOTIFY state changes ("" = off). */
+static char *notify_channel = NULL;
+
+static bool
+check_notify_channel(char **newval, void **extra, GucSource source)
+{
+	(void) extra;
+	(void) source;
+	if (*newval != NULL && strlen(*newval) >= NAMEDATALEN)
+	{
+		GUC_check_errdetail("A channel name is at most %d bytes.",
+							NAMEDATALEN - 1);
+		return false;
+	}
+	return true;
+}
+
+void
+app_init(void)
+{
+	DefineCustomStringVariable("batchstate.notify_channel",
+							   "Channel on which every committed create and "
+							   "state change is sent with NOTIFY.",
+							   "Empty (the default) sends nothing.",
+							   &notify_channel,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   check_notify_channel,
+							   NULL,
+							   NULL);
+	MarkGUCPrefixReserved("batchstate");
+}
+
+static void
+json_field(StringInfo buf, const char *key, text *value, bool last)
+{
+	escape_json(buf, key);
+	appendStringInfoChar(buf, ':');
+	if (value == NULL)
+		appendStringInfoString(buf, "null");
+	else
+		escape_json(buf, text_to_cstring(value));
+	if (!last)
+		appendStringInfoChar(buf, ',');
+}
+
+/*
+ * Queue a notification of a create (previous NULL) or a move.  NOTIFY is
+ * transactional: it is delivered at commit and dropped on rollback.
+ */
+static void
+notify_change(text *id, text *queue, text *previous, text *state,
+			  int32 version)
+{
+	StringInfoData buf;
+
+	if (notify_channel == NULL || notify_channel[0] == '\0')
+		return;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	json_field(&buf, "id", id, false);
+	json_field(&buf, "queue", queue, false);
+	json_field(&buf, "previous_state", previous, false);
+	json_field(&buf, "state", state, false);
+	appendStringInfo(&buf, "\"version\":%d}", version);
+	Async_Notify(notify_channel, buf.data);
+	pfree(buf.data);
+}
 
 /* A text value as a C string for a message, cut to SHOWN_BYTES. */
 static char *
@@ -191,6 +266,7 @@ app_create_batch(const BatchRow *row)
 	store_close();
 	if (!inserted)
 		report_taken(row->id);
+	notify_change(row->id, row->queue, NULL, row->state, row->version);
 }
 
 static void
@@ -261,12 +337,13 @@ app_update(text *id, int32 expected_version, text *new_state,
 	file = policy_is_terminal(to) ? NULL : new_state;
 	written = store_batch_cas(id, expected_version, expected_version + 1,
 							  new_state, score, drop, file);
-	store_close();
 
 	/* the row is locked and had our version: the CAS cannot lose */
 	if (!written)
 		elog(ERROR, "batchstate: locked batch \"%s\" changed under us",
 			 shown(id));
+	notify_change(id, row.queue, row.state, new_state, expected_version + 1);
+	store_close();
 	return true;
 }
 

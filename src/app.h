@@ -8,6 +8,10 @@
  * be known from the tables (a missing or taken id, a lost race, a forbidden
  * move) is decided and reported here.  Each function runs inside the
  * caller's transaction and either does all of its writes or raises an error.
+ *
+ * With batchstate.notify_channel set, every create and move made here (not
+ * by the storage primitives) queues a NOTIFY with a JSON payload
+ * {"id", "queue", "previous_state", "state", "version"}, delivered at commit.
  *-------------------------------------------------------------------------
  */
 #ifndef BATCHSTATE_APP_H
@@ -24,6 +28,9 @@ typedef void (*app_row_fn) (void *arg, const BatchRow *row);
 typedef void (*app_id_fn) (void *arg, text *batch_id);
 typedef void (*app_drift_fn) (void *arg, const char *problem, text *queue,
 							  text *state, text *batch_id);
+
+/* Define the batchstate.notify_channel setting; called once from _PG_init. */
+extern void app_init(void);
 
 /* Named sets of states, as text[] in policy order. */
 typedef enum AppStateSet

@@ -4,7 +4,7 @@
 -- strictness, argument names and defaults.
 BEGIN;
 SET LOCAL search_path = public, pg_catalog;	-- type names print qualified
-SELECT plan(169);
+SELECT plan(171);
 
 -- ---------------------------------------------------------------------------
 -- The extension and its schema
@@ -277,6 +277,19 @@ SELECT is_empty($$
        AND d.deptype = 'e'
        AND p.prosecdef$$,
     'no_extension_function_is_security_definer');
+
+-- storage parameters for churn (1.1), documented in the install script
+SELECT is(
+    (SELECT reloptions FROM pg_class WHERE oid = 'batchstate.batch'::regclass),
+    ARRAY['fillfactor=80'],
+    'batch_leaves_room_for_hot_updates');
+SELECT is(
+    (SELECT reloptions FROM pg_class
+      WHERE oid = 'batchstate.batch_state_membership'::regclass),
+    ARRAY['autovacuum_vacuum_scale_factor=0', 'autovacuum_vacuum_threshold=1000',
+          'autovacuum_vacuum_insert_scale_factor=0', 'autovacuum_vacuum_insert_threshold=1000',
+          'autovacuum_vacuum_cost_delay=0', 'vacuum_truncate=false'],
+    'membership_is_vacuumed_by_dead_row_count_at_full_speed_without_truncation');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,0 +1,101 @@
+-- churn: the hot path never scans batch or batch_state_membership
+-- sequentially, whatever the statistics say: on tables VACUUM recorded as
+-- empty, after ANALYZE, and with generic plans.  Counted with
+-- pg_stat_user_tables.seq_scan around thousands of lifecycles.
+\set SHOW_CONTEXT never
+TRUNCATE batchstate.batch, batchstate.batch_state_membership;
+-- statistics that say "empty": the worst case for a kept plan
+VACUUM ANALYZE batchstate.batch;
+VACUUM ANALYZE batchstate.batch_state_membership;
+SELECT relname, relpages, reltuples FROM pg_class
+WHERE relnamespace = 'batchstate'::regnamespace AND relkind = 'r' ORDER BY relname;
+
+-- a fresh backend: every plan is prepared under those statistics
+\c
+CREATE SCHEMA churn_test;
+-- one lifecycle per iteration through every hot-path function, plus lists,
+-- rejected moves and lost races; :round keeps the ids of the rounds apart
+CREATE FUNCTION churn_test.churn(round int, n int) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    id text;
+    q text;
+BEGIN
+    FOR i IN 1..n LOOP
+        id := format('churn%s/batch/%s', round, i);
+        q := 'q' || (i % 5);
+        PERFORM batchstate.create_batch(id, q, contains => ARRAY['lr' || i]);
+        PERFORM batchstate.update_score_and_state(id, 1, 0.5, 'scored');
+        PERFORM batchstate.update_state(id, 1, 'merging');      -- lost race
+        PERFORM batchstate.update_state(id, 2, 'speculating');
+        PERFORM batchstate.update_state(id, 3, 'merging');
+        PERFORM count(*) FROM batchstate.list_active(q);
+        PERFORM count(*) FROM batchstate.list_batches(q, 'merging', 'created');
+        PERFORM batchstate.batch_get(id);
+        PERFORM batchstate.ensure_membership(id);
+        PERFORM batchstate.update_state(id, 4, CASE WHEN i % 3 = 0 THEN 'failed' ELSE 'succeeded' END);
+        PERFORM batchstate.membership_list_ids(q, 'merging');
+        -- the primitives too
+        PERFORM batchstate.batch_create(id || '/p', q, 'created');
+        PERFORM batchstate.membership_add(q, 'created', id || '/p');
+        PERFORM batchstate.batch_update_state(id || '/p', 1, 2, 'scored');
+        PERFORM batchstate.batch_update_score_and_state(id || '/p', 2, 3, 0.1, 'failed');
+        PERFORM batchstate.membership_remove(q, 'created', id || '/p');
+    END LOOP;
+END
+$$;
+-- sequential scans of the two tables so far, flushed to the statistics
+CREATE FUNCTION churn_test.seq_scans() RETURNS bigint
+LANGUAGE sql AS $$
+    SELECT sum(seq_scan)::bigint FROM pg_stat_user_tables
+    WHERE schemaname = 'batchstate'
+$$;
+SELECT pg_stat_force_next_flush();
+SELECT pg_stat_clear_snapshot();
+SELECT churn_test.seq_scans() AS before \gset
+
+SELECT churn_test.churn(1, 1500);
+SELECT pg_stat_force_next_flush();
+SELECT pg_stat_clear_snapshot();
+SELECT churn_test.seq_scans() - :before AS seq_scans_on_vacuumed_empty_tables;
+
+-- now the statistics know the tables are big (and mostly dead in membership)
+ANALYZE batchstate.batch;
+ANALYZE batchstate.batch_state_membership;
+SELECT churn_test.seq_scans() AS before \gset
+SELECT churn_test.churn(2, 1500);
+SELECT pg_stat_force_next_flush();
+SELECT pg_stat_clear_snapshot();
+SELECT churn_test.seq_scans() - :before AS seq_scans_after_analyze;
+
+-- generic plans, chosen without looking at the parameters
+SET plan_cache_mode = force_generic_plan;
+\c
+SET plan_cache_mode = force_generic_plan;
+SELECT churn_test.seq_scans() AS before \gset
+SELECT churn_test.churn(3, 1500);
+SELECT pg_stat_force_next_flush();
+SELECT pg_stat_clear_snapshot();
+SELECT churn_test.seq_scans() - :before AS seq_scans_with_generic_plans;
+
+-- and custom plans for every call
+SET plan_cache_mode = force_custom_plan;
+SELECT churn_test.seq_scans() AS before \gset
+SELECT churn_test.churn(4, 1500);
+SELECT pg_stat_force_next_flush();
+SELECT pg_stat_clear_snapshot();
+SELECT churn_test.seq_scans() - :before AS seq_scans_with_custom_plans;
+RESET plan_cache_mode;
+
+-- the counter does count: verify may scan whole tables, and does
+SELECT churn_test.seq_scans() AS before \gset
+SELECT count(*) AS drift FROM batchstate.verify();
+SELECT pg_stat_force_next_flush();
+SELECT pg_stat_clear_snapshot();
+SELECT churn_test.seq_scans() - :before > 0 AS verify_scanned;
+
+-- what the churn left: one row per live batch (none), all history terminal
+SELECT state, count(*) FROM batchstate.batch GROUP BY state ORDER BY state;
+SELECT count(*) AS membership_rows FROM batchstate.batch_state_membership;
+
+DROP SCHEMA churn_test CASCADE;
