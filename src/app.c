@@ -71,6 +71,12 @@ json_field(StringInfo buf, const char *key, text *value, bool last)
 		appendStringInfoChar(buf, ',');
 }
 
+static bool
+notifying(void)
+{
+	return notify_channel != NULL && notify_channel[0] != '\0';
+}
+
 /*
  * Queue a notification of a create (previous NULL) or a move.  NOTIFY is
  * transactional: it is delivered at commit and dropped on rollback.
@@ -81,7 +87,7 @@ notify_change(text *id, text *queue, text *previous, text *state,
 {
 	StringInfoData buf;
 
-	if (notify_channel == NULL || notify_channel[0] == '\0')
+	if (!notifying())
 		return;
 
 	initStringInfo(&buf);
@@ -216,8 +222,7 @@ app_batch_update(text *id, int32 old_version, int32 new_version,
 	bool		exists = true;
 
 	store_open();
-	written = store_batch_cas(id, old_version, new_version, new_state, score,
-							  NULL, NULL);
+	written = store_batch_cas(id, old_version, new_version, new_state, score);
 	if (!written)
 		exists = store_batch_exists(id);
 	store_close();
@@ -298,16 +303,56 @@ report_forbidden(text *id, text *from_text, int from, int to)
 					   policy_moves_list(from, moves, sizeof(moves)))));
 }
 
+/* A one-element text[] (in the current memory context). */
+static ArrayType *
+one_state(text *state)
+{
+	Datum		element = PointerGetDatum(state);
+
+	return construct_array(&element, 1, TEXTOID, -1, false, TYPALIGN_INT);
+}
+
+/*
+ * The states a batch may move to "to" from, and the same without "to"
+ * itself: text[] built once per backend from the policy.
+ */
+static ArrayType *
+sources_of(int to, bool without_self)
+{
+	static ArrayType *sets[POLICY_NSTATES][2];
+
+	if (sets[to][without_self] == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		Datum		names[POLICY_NSTATES];
+		int			n = 0;
+
+		for (int from = 0; from < POLICY_NSTATES; from++)
+			if (policy_can_transition(from, to) && !(without_self && from == to))
+				names[n++] = CStringGetTextDatum(policy_state_name(from));
+		sets[to][without_self] = construct_array(names, n, TEXTOID, -1, false,
+												 TYPALIGN_INT);
+		MemoryContextSwitchTo(old);
+	}
+	return sets[to][without_self];
+}
+
+/*
+ * The fast path is one statement: the UPDATE locks the row and writes it
+ * only if it has expected_version and a state the policy lets move to
+ * new_state, moving the membership row in the same statement.  When it
+ * writes nothing, the slow path locks the row and finds out why, in the
+ * documented order (missing, version, policy).  Notifications need the
+ * previous state, so with notify_channel set every move takes the slow path.
+ */
 bool
 app_update(text *id, int32 expected_version, text *new_state,
 		   const double *score)
 {
 	int			to = state_of(new_state);
+	text	   *file = policy_is_terminal(to) ? NULL : new_state;
 	int			from;
 	BatchRow	row;
-	text	   *drop;
-	text	   *file;
-	bool		written;
 
 	if (expected_version == PG_INT32_MAX)
 		ereport(ERROR,
@@ -317,6 +362,15 @@ app_update(text *id, int32 expected_version, text *new_state,
 				 errdetail("The new version, expected_version + 1, would be out of range for type integer.")));
 
 	store_open();
+	if (!notifying() &&
+		store_batch_move(id, expected_version, expected_version + 1,
+						 new_state, score, sources_of(to, false),
+						 sources_of(to, true), file))
+	{
+		store_close();
+		return true;
+	}
+
 	if (!store_batch_get(id, true, false, &row))
 		report_missing(id);
 	if (row.version != expected_version)
@@ -324,22 +378,16 @@ app_update(text *id, int32 expected_version, text *new_state,
 		store_close();
 		return false;
 	}
-
 	from = state_of(row.state);
 	if (!policy_can_transition(from, to))
 		report_forbidden(id, row.state, from, to);
 
-	/*
-	 * A live batch has its row under its state; move it (or keep it, for a
-	 * move to the same state, filing it again if it went missing).
-	 */
-	drop = (from != to) ? row.state : NULL;
-	file = policy_is_terminal(to) ? NULL : new_state;
-	written = store_batch_cas(id, expected_version, expected_version + 1,
-							  new_state, score, drop, file);
-
-	/* the row is locked and had our version: the CAS cannot lose */
-	if (!written)
+	/* the row is locked, with our version and a state that may move */
+	if (!store_batch_move(id, expected_version, expected_version + 1,
+						  new_state, score, one_state(row.state),
+						  from == to ? construct_empty_array(TEXTOID)
+						  : one_state(row.state),
+						  file))
 		elog(ERROR, "batchstate: locked batch \"%s\" changed under us",
 			 shown(id));
 	notify_change(id, row.queue, row.state, new_state, expected_version + 1);

@@ -39,6 +39,7 @@ typedef enum StoreStmt
 	STMT_EXISTS,
 	STMT_INSERT,
 	STMT_CAS,
+	STMT_MOVE,
 	STMT_MEMBER_ADD,
 	STMT_MEMBER_REMOVE,
 	STMT_MEMBER_IDS,
@@ -90,27 +91,36 @@ static const StoreStmtDef stmt_defs[STMT_COUNT] = {
 		TEXTOID, INT4OID, TEXTOID}, true
 	},
 
-	/*
-	 * $1 id, $2 old version, $3 new version, $4 new state, $5 score (NULL:
-	 * keep), $6 membership state to drop, $7 to file (NULL: none).
-	 */
+	/* $1 id, $2 old version, $3 new version, $4 new state, $5 score (NULL: keep) */
 	[STMT_CAS] = {
+		"UPDATE " BATCH " SET state = $4, version = $3,"
+		" score = COALESCE($5, score)"
+		" WHERE id" EQ "$1 AND version" EQ "$2",
+		5, {TEXTOID, INT4OID, INT4OID, TEXTOID, FLOAT8OID}, true
+	},
+
+	/*
+	 * STMT_CAS for a batch in one of the states $6, removing in the same
+	 * statement its membership rows under the states $7 and filing it under
+	 * $8 (NULL: nowhere).
+	 */
+	[STMT_MOVE] = {
 		"WITH u AS ("
 		" UPDATE " BATCH " SET state = $4, version = $3,"
 		" score = COALESCE($5, score)"
-		" WHERE id" EQ "$1 AND version" EQ "$2"
+		" WHERE id" EQ "$1 AND version" EQ "$2 AND state" EQ "ANY ($6)"
 		" RETURNING queue),"
 		" d AS ("
 		" DELETE FROM " MEMBER " m USING u"
-		" WHERE m.queue" EQ "u.queue AND m.state" EQ "$6"
+		" WHERE m.queue" EQ "u.queue AND m.state" EQ "ANY ($7)"
 		" AND m.batch_id" EQ "$1),"
 		" a AS ("
 		" INSERT INTO " MEMBER " (queue, state, batch_id)"
-		" SELECT u.queue, $7, $1 FROM u WHERE $7 IS NOT NULL"
+		" SELECT u.queue, $8, $1 FROM u WHERE $8 IS NOT NULL"
 		" ON CONFLICT DO NOTHING)"
 		" SELECT 1 FROM u",
-		7, {TEXTOID, INT4OID, INT4OID, TEXTOID, FLOAT8OID, TEXTOID, TEXTOID},
-		true
+		8, {TEXTOID, INT4OID, INT4OID, TEXTOID, FLOAT8OID, TEXTARRAYOID,
+		TEXTARRAYOID, TEXTOID}, true
 	},
 	[STMT_MEMBER_ADD] = {
 		"INSERT INTO " MEMBER " (queue, state, batch_id)"
@@ -280,18 +290,14 @@ get_plan(StoreStmt which)
 	return plans[which];
 }
 
-/*
- * Execute one statement; nulls is NULL or a string of ' '/'n' per argument.
- * Returns SPI_processed after checking the result code.
- */
-static uint64
-run(StoreStmt which, Datum *values, const char *nulls, bool read_only,
-	int expected_rc)
+/* SPI_execute_plan, with the planner guard raised for guarded statements. */
+static int
+execute(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only,
+		bool guarded)
 {
-	SPIPlanPtr	plan = get_plan(which);
-	int			rc;
+	volatile int rc = 0;
 
-	guard_pending = stmt_defs[which].guarded;
+	guard_pending = guarded;
 	PG_TRY();
 	{
 		rc = SPI_execute_plan(plan, values, nulls, read_only, 0);
@@ -301,6 +307,19 @@ run(StoreStmt which, Datum *values, const char *nulls, bool read_only,
 		guard_pending = false;
 	}
 	PG_END_TRY();
+	return rc;
+}
+
+/*
+ * Execute one statement; nulls is NULL or a string of ' '/'n' per argument.
+ * Returns SPI_processed after checking the result code.
+ */
+static uint64
+run(StoreStmt which, Datum *values, const char *nulls, bool read_only,
+	int expected_rc)
+{
+	int			rc = execute(get_plan(which), values, nulls, read_only,
+							 stmt_defs[which].guarded);
 
 	if (rc != expected_rc)
 		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s",
@@ -403,32 +422,45 @@ store_batch_insert(const BatchRow *row, text *member_state)
 
 bool
 store_batch_cas(text *id, int32 old_version, int32 new_version,
-				text *new_state, const double *score,
-				text *drop_state, text *file_state)
+				text *new_state, const double *score)
 {
-	Datum		values[7];
-	char		nulls[8] = "       ";
-
-	Assert(drop_state == NULL || file_state == NULL ||
-		   !(VARSIZE_ANY_EXHDR(drop_state) == VARSIZE_ANY_EXHDR(file_state) &&
-			 memcmp(VARDATA_ANY(drop_state), VARDATA_ANY(file_state),
-					VARSIZE_ANY_EXHDR(drop_state)) == 0));
+	Datum		values[5];
+	char		nulls[6] = "     ";
 
 	values[0] = PointerGetDatum(id);
 	values[1] = Int32GetDatum(old_version);
 	values[2] = Int32GetDatum(new_version);
 	values[3] = PointerGetDatum(new_state);
 	values[4] = score ? Float8GetDatum(*score) : (Datum) 0;
-	values[5] = PointerGetDatum(drop_state);
-	values[6] = PointerGetDatum(file_state);
 	if (score == NULL)
 		nulls[4] = 'n';
-	if (drop_state == NULL)
-		nulls[5] = 'n';
-	if (file_state == NULL)
-		nulls[6] = 'n';
 
-	return run(STMT_CAS, values, nulls, false, SPI_OK_SELECT) > 0;
+	return run(STMT_CAS, values, nulls, false, SPI_OK_UPDATE) > 0;
+}
+
+bool
+store_batch_move(text *id, int32 old_version, int32 new_version,
+				 text *new_state, const double *score,
+				 ArrayType *from_states, ArrayType *drop_states,
+				 text *file_state)
+{
+	Datum		values[8];
+	char		nulls[9] = "        ";
+
+	values[0] = PointerGetDatum(id);
+	values[1] = Int32GetDatum(old_version);
+	values[2] = Int32GetDatum(new_version);
+	values[3] = PointerGetDatum(new_state);
+	values[4] = score ? Float8GetDatum(*score) : (Datum) 0;
+	values[5] = PointerGetDatum(from_states);
+	values[6] = PointerGetDatum(drop_states);
+	values[7] = PointerGetDatum(file_state);
+	if (score == NULL)
+		nulls[4] = 'n';
+	if (file_state == NULL)
+		nulls[7] = 'n';
+
+	return run(STMT_MOVE, values, nulls, false, SPI_OK_SELECT) > 0;
 }
 
 bool

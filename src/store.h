@@ -64,15 +64,20 @@ extern bool store_batch_insert(const BatchRow *row, text *member_state);
 /*
  * Compare-and-set: if batch "id" has version old_version, set its state,
  * version and (when score is not NULL) score.  True when the row was written.
- *
- * With drop_state / file_state not NULL, the same statement also removes the
- * membership row (queue, drop_state, id) and files (queue, file_state, id),
- * queue being the batch's; neither happens when the CAS fails.  The two
- * states must differ.
  */
 extern bool store_batch_cas(text *id, int32 old_version, int32 new_version,
-							text *new_state, const double *score,
-							text *drop_state, text *file_state);
+							text *new_state, const double *score);
+
+/*
+ * store_batch_cas for a batch whose state is also one of "from_states"
+ * (text[]); in the same statement, when the row is written, remove the
+ * batch's membership rows (in its queue) under any of "drop_states" (text[],
+ * may be empty) and file it under file_state (unless NULL), idempotently.
+ */
+extern bool store_batch_move(text *id, int32 old_version, int32 new_version,
+							 text *new_state, const double *score,
+							 ArrayType *from_states, ArrayType *drop_states,
+							 text *file_state);
 
 /* File / remove one membership row; true when a row was added / removed. */
 extern bool store_membership_add(text *queue, text *state, text *batch_id);
