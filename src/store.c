@@ -279,7 +279,13 @@ get_plan(StoreStmt which)
 		const StoreStmtDef *def = &stmt_defs[which];
 		SPIPlanPtr	plan;
 
-		plan = SPI_prepare(def->sql, def->nargs, (Oid *) def->argtypes);
+		/*
+		 * Guarded statements reach their rows by key whatever the arguments,
+		 * so one generic plan serves every call: planning once per backend
+		 * instead of once per call (plan_cache_mode can still override).
+		 */
+		plan = SPI_prepare_cursor(def->sql, def->nargs, (Oid *) def->argtypes,
+								  def->guarded ? CURSOR_OPT_GENERIC_PLAN : 0);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
 				 def->sql, SPI_result_code_string(SPI_result));
