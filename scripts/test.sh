@@ -20,7 +20,11 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-STAGES=(cppcheck regress isolation pgtap)
+# Suites that are a script test/NAME/run.sh ending in "NAME: N passed, M
+# failed"; each gets a stage of the same name (see stage_suite).
+SUITES=(notify upgrade dump cron)
+
+STAGES=(cppcheck regress isolation pgtap "${SUITES[@]}")
 
 describe_stage() {
 	case $1 in
@@ -28,6 +32,10 @@ describe_stage() {
 	regress) echo "pg_regress: sql/*.sql against expected/*.out" ;;
 	isolation) echo "isolation tests: test/isolation/specs/*.spec" ;;
 	pgtap) echo "pgTAP: test/pgtap/*.sql with pg_prove" ;;
+	notify) echo "NOTIFY on creates and moves, seen by a listening session" ;;
+	upgrade) echo "ALTER EXTENSION UPDATE from 1.0: data intact, catalog as a fresh install" ;;
+	dump) echo "pg_dump and restore: rows, extension and behaviour intact" ;;
+	cron) echo "pg_cron runs reconcile() on schedule (its own cluster; waits up to a minute)" ;;
 	*) echo "$1" ;;
 	esac
 }
@@ -163,6 +171,19 @@ stage_pgtap() {
 	count_prove
 	return "$rc"
 }
+
+# A suite script: test/NAME/run.sh with REPO, PG_BIN and PGHOST/PGPORT/PGUSER
+# of the running cluster in its environment.
+stage_suite() {
+	run_logged env REPO="$REPO" PG_BIN="$PG_BIN" bash "$REPO/test/$1/run.sh"
+	local rc=$?
+	count_plain
+	return "$rc"
+}
+
+for suite in "${SUITES[@]}"; do
+	eval "stage_$suite() { stage_suite $suite; }"
+done
 
 # --- the runner -------------------------------------------------------------
 

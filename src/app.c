@@ -78,6 +78,27 @@ notifying(void)
 }
 
 /*
+ * NOTIFY refuses a payload of 8000 bytes or more.  Only ids and queues full
+ * of characters that JSON escapes to six bytes come near it; then the queue
+ * is left out (the id alone names the batch).
+ */
+#define NOTIFY_PAYLOAD_LIMIT 8000
+
+static void
+build_payload(StringInfo buf, text *id, text *queue, text *previous,
+			  text *state, int32 version, bool with_queue)
+{
+	resetStringInfo(buf);
+	appendStringInfoChar(buf, '{');
+	json_field(buf, "id", id, false);
+	if (with_queue)
+		json_field(buf, "queue", queue, false);
+	json_field(buf, "previous_state", previous, false);
+	json_field(buf, "state", state, false);
+	appendStringInfo(buf, "\"version\":%d}", version);
+}
+
+/*
  * Queue a notification of a create (previous NULL) or a move.  NOTIFY is
  * transactional: it is delivered at commit and dropped on rollback.
  */
@@ -91,12 +112,9 @@ notify_change(text *id, text *queue, text *previous, text *state,
 		return;
 
 	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '{');
-	json_field(&buf, "id", id, false);
-	json_field(&buf, "queue", queue, false);
-	json_field(&buf, "previous_state", previous, false);
-	json_field(&buf, "state", state, false);
-	appendStringInfo(&buf, "\"version\":%d}", version);
+	build_payload(&buf, id, queue, previous, state, version, true);
+	if (buf.len >= NOTIFY_PAYLOAD_LIMIT)
+		build_payload(&buf, id, queue, previous, state, version, false);
 	Async_Notify(notify_channel, buf.data);
 	pfree(buf.data);
 }
