@@ -139,6 +139,17 @@ state_of(text *state)
 								  VARSIZE_ANY_EXHDR(state));
 }
 
+/* A copy in "cxt" of a (detoasted, possibly short-header) text value. */
+static text *
+copy_text(MemoryContext cxt, text *t)
+{
+	Size		size = VARSIZE_ANY(t);
+	text	   *copy = MemoryContextAlloc(cxt, size);
+
+	memcpy(copy, t, size);
+	return copy;
+}
+
 static bool
 text_equal(text *a, text *b)
 {
@@ -428,6 +439,7 @@ typedef struct ListState
 {
 	app_row_fn	fn;
 	void	   *arg;
+	MemoryContext cxt;			/* for the prune list */
 	PruneItem  *prune;			/* membership rows of terminal batches */
 	int			nprune;
 	int			maxprune;
@@ -447,10 +459,11 @@ list_candidate(void *arg, const BatchRow *row, text *member_state, bool current)
 			ls->maxprune = Max(8, ls->maxprune * 2);
 			ls->prune = ls->prune
 				? repalloc(ls->prune, ls->maxprune * sizeof(PruneItem))
-				: palloc(ls->maxprune * sizeof(PruneItem));
+				: MemoryContextAlloc(ls->cxt, ls->maxprune * sizeof(PruneItem));
 		}
-		ls->prune[ls->nprune].state = member_state;
-		ls->prune[ls->nprune].batch_id = row->id;
+		/* copies: the row is gone after this call */
+		ls->prune[ls->nprune].state = copy_text(ls->cxt, member_state);
+		ls->prune[ls->nprune].batch_id = copy_text(ls->cxt, row->id);
 		ls->nprune++;
 	}
 }
@@ -508,12 +521,13 @@ prune_terminal_rows(text *queue, ListState *ls)
 void
 app_list(text *queue, ArrayType *states, app_row_fn fn, void *arg)
 {
-	ListState	ls = {fn, arg, NULL, 0, 0};
+	ListState	ls = {fn, arg, NULL, NULL, 0, 0};
 
 	if (ArrayGetNItems(ARR_NDIM(states), ARR_DIMS(states)) == 0)
 		return;
 
 	store_open();
+	ls.cxt = CurrentMemoryContext;	/* lives until store_close() */
 	store_candidates(queue, states, app_state_set(APP_TERMINAL_STATES),
 					 list_candidate, &ls);
 	if (ls.nprune > 0)
@@ -585,6 +599,7 @@ typedef struct DriftItem
 
 typedef struct DriftList
 {
+	MemoryContext cxt;			/* for the items */
 	DriftItem  *items;
 	int			n;
 	int			max;
@@ -601,12 +616,13 @@ collect_drift(void *arg, StoreDrift kind, text *queue, text *state,
 		dl->max = Max(16, dl->max * 2);
 		dl->items = dl->items
 			? repalloc(dl->items, dl->max * sizeof(DriftItem))
-			: palloc(dl->max * sizeof(DriftItem));
+			: MemoryContextAlloc(dl->cxt, dl->max * sizeof(DriftItem));
 	}
+	/* copies: the row is gone after this call */
 	dl->items[dl->n].kind = kind;
-	dl->items[dl->n].queue = queue;
-	dl->items[dl->n].state = state;
-	dl->items[dl->n].batch_id = batch_id;
+	dl->items[dl->n].queue = copy_text(dl->cxt, queue);
+	dl->items[dl->n].state = copy_text(dl->cxt, state);
+	dl->items[dl->n].batch_id = copy_text(dl->cxt, batch_id);
 	dl->n++;
 }
 
@@ -661,13 +677,14 @@ repair_batch(text *scope, DriftItem *items, int n,
 void
 app_reconcile(text *queue, int64 *added, int64 *removed)
 {
-	DriftList	dl = {NULL, 0, 0};
+	DriftList	dl = {NULL, NULL, 0, 0};
 	int			start = 0;
 
 	*added = 0;
 	*removed = 0;
 
 	store_open();
+	dl.cxt = CurrentMemoryContext;	/* lives until store_close() */
 	store_drift(queue, app_state_set(APP_NON_TERMINAL_STATES),
 				collect_drift, &dl);
 

@@ -16,6 +16,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 
 #include "store.h"
 
@@ -489,15 +490,109 @@ store_membership_remove(text *queue, text *state, text *batch_id)
 	return run(STMT_MEMBER_REMOVE, values, NULL, false, SPI_OK_DELETE) > 0;
 }
 
+/*
+ * Rows of a statement are read through a cursor, FETCH_ROWS at a time, each
+ * chunk freed before the next: a list of a million rows never holds them
+ * all, here or anywhere (the caller's tuplestore spills to disk).
+ */
+#define FETCH_ROWS 1000
+
+typedef void (*row_fn) (void *arg, uint64 row);
+
+static Portal
+open_guarded(SPIPlanPtr plan, Datum *values, const char *nulls,
+			 bool read_only, bool guarded)
+{
+	Portal		volatile portal = NULL;
+
+	guard_pending = guarded;
+	PG_TRY();
+	{
+		portal = SPI_cursor_open(NULL, plan, values, nulls, read_only);
+	}
+	PG_FINALLY();
+	{
+		guard_pending = false;
+	}
+	PG_END_TRY();
+	return portal;
+}
+
+/* Call fn for every result row of a SELECT statement, in order. */
+static void
+for_each_row(StoreStmt which, Datum *values, const char *nulls,
+			 bool read_only, row_fn fn, void *arg)
+{
+	Portal		portal = open_guarded(get_plan(which), values, nulls,
+									  read_only, stmt_defs[which].guarded);
+
+	MemoryContext rowcxt;
+
+	if (portal == NULL)
+		elog(ERROR, "SPI_cursor_open failed for \"%s\": %s",
+			 stmt_defs[which].sql, SPI_result_code_string(SPI_result));
+
+	/* what decoding a row allocates (detoasted values) dies with the row */
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "batchstate row",
+								   ALLOCSET_SMALL_SIZES);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, FETCH_ROWS);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			MemoryContext old = MemoryContextSwitchTo(rowcxt);
+
+			fn(arg, i);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(rowcxt);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	SPI_cursor_close(portal);
+	MemoryContextDelete(rowcxt);
+}
+
+typedef struct IdsState
+{
+	store_id_fn fn;
+	void	   *arg;
+} IdsState;
+
+static void
+ids_row(void *arg, uint64 row)
+{
+	IdsState   *st = (IdsState *) arg;
+
+	st->fn(st->arg, DatumGetTextPP(column_not_null(row, 1)));
+}
+
 void
 store_membership_ids(text *queue, text *state, store_id_fn fn, void *arg)
 {
 	Datum		values[2] = {PointerGetDatum(queue), PointerGetDatum(state)};
-	uint64		n;
+	IdsState	st = {fn, arg};
 
-	n = run(STMT_MEMBER_IDS, values, NULL, true, SPI_OK_SELECT);
-	for (uint64 i = 0; i < n; i++)
-		fn(arg, DatumGetTextPP(column_not_null(i, 1)));
+	for_each_row(STMT_MEMBER_IDS, values, NULL, true, ids_row, &st);
+}
+
+typedef struct CandidatesState
+{
+	store_candidate_fn fn;
+	void	   *arg;
+} CandidatesState;
+
+static void
+candidates_row(void *arg, uint64 i)
+{
+	CandidatesState *st = (CandidatesState *) arg;
+	BatchRow	row;
+
+	decode_batch(i, 1, false, &row);
+	st->fn(st->arg, &row, DatumGetTextPP(column_not_null(i, 8)),
+		   DatumGetBool(column_not_null(i, 9)));
 }
 
 void
@@ -508,17 +603,9 @@ store_candidates(text *queue, ArrayType *states, ArrayType *also_states,
 		PointerGetDatum(queue), PointerGetDatum(states),
 		PointerGetDatum(also_states)
 	};
-	uint64		n;
+	CandidatesState st = {fn, arg};
 
-	n = run(STMT_CANDIDATES, values, NULL, false, SPI_OK_SELECT);
-	for (uint64 i = 0; i < n; i++)
-	{
-		BatchRow	row;
-
-		decode_batch(i, 1, false, &row);
-		fn(arg, &row, DatumGetTextPP(column_not_null(i, 8)),
-		   DatumGetBool(column_not_null(i, 9)));
-	}
+	for_each_row(STMT_CANDIDATES, values, NULL, false, candidates_row, &st);
 }
 
 bool
@@ -551,19 +638,31 @@ store_may_prune(void)
 		pg_class_aclcheck(batch, GetUserId(), ACL_SELECT) == ACLCHECK_OK;
 }
 
+typedef struct DriftState
+{
+	store_drift_fn fn;
+	void	   *arg;
+} DriftState;
+
+static void
+drift_row(void *arg, uint64 i)
+{
+	DriftState *st = (DriftState *) arg;
+
+	st->fn(st->arg, (StoreDrift) DatumGetInt32(column_not_null(i, 1)),
+		   DatumGetTextPP(column_not_null(i, 2)),
+		   DatumGetTextPP(column_not_null(i, 3)),
+		   DatumGetTextPP(column_not_null(i, 4)));
+}
+
 void
 store_drift(text *queue, ArrayType *live_states, store_drift_fn fn, void *arg)
 {
 	Datum		values[2] = {PointerGetDatum(queue), PointerGetDatum(live_states)};
 	char		nulls[3] = "  ";
-	uint64		n;
+	DriftState	st = {fn, arg};
 
 	if (queue == NULL)
 		nulls[0] = 'n';
-	n = run(STMT_DRIFT, values, nulls, true, SPI_OK_SELECT);
-	for (uint64 i = 0; i < n; i++)
-		fn(arg, (StoreDrift) DatumGetInt32(column_not_null(i, 1)),
-		   DatumGetTextPP(column_not_null(i, 2)),
-		   DatumGetTextPP(column_not_null(i, 3)),
-		   DatumGetTextPP(column_not_null(i, 4)));
+	for_each_row(STMT_DRIFT, values, nulls, true, drift_row, &st);
 }

@@ -11,9 +11,12 @@
  * statistics say.  Every SQL text names its schema and its operators, so no
  * search_path can redirect it.
  *
- * Text values are passed and returned as text pointers; values returned
- * inside a BatchRow or to a callback point into SPI memory and live until
- * store_close(), unless the function says it copies them out.
+ * Text values are passed and returned as text pointers.  Values returned
+ * inside a BatchRow live in SPI memory until store_close(), unless the
+ * function says it copies them out.  Callbacks run in a memory context
+ * that is reset after every row, and the values passed to them live only
+ * during the call (results are read through a cursor, a chunk at a time):
+ * what must outlive a row goes into a context of the caller's.
  *-------------------------------------------------------------------------
  */
 #ifndef BATCHSTATE_STORE_H
