@@ -22,7 +22,7 @@ set -euo pipefail
 
 # Suites that are a script test/NAME/run.sh ending in "NAME: N passed, M
 # failed"; each gets a stage of the same name (see stage_suite).
-SUITES=(notify upgrade dump cron)
+SUITES=(notify upgrade dump cron router)
 
 STAGES=(cppcheck regress isolation pgtap "${SUITES[@]}")
 
@@ -36,6 +36,7 @@ describe_stage() {
 	upgrade) echo "ALTER EXTENSION UPDATE from 1.0: data intact, catalog as a fresh install" ;;
 	dump) echo "pg_dump and restore: rows, extension and behaviour intact" ;;
 	cron) echo "pg_cron runs reconcile() on schedule (its own cluster; waits up to a minute)" ;;
+	router) echo "PL/Proxy router over two shards, sharded by queue (three clusters of its own)" ;;
 	*) echo "$1" ;;
 	esac
 }
