@@ -13,7 +13,8 @@ DATA = $(wildcard $(EXTENSION)--*.sql)
 REGRESS = policy store app errors churn
 REGRESS_OPTS = --load-extension=batchstate
 
-ISOLATION = cas_race create_race list_vs_transition
+ISOLATION = cas_race create_race list_vs_transition cancel_vs_merge \
+	reconcile_vs_update prune_vs_transition list_no_wait
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=batchstate
 
 # The server's headers are system headers: -Wextra applies to our code only.

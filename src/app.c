@@ -367,12 +367,13 @@ sources_of(int to, bool without_self)
 }
 
 /*
- * The fast path is one statement: the UPDATE locks the row and writes it
- * only if it has expected_version and a state the policy lets move to
- * new_state, moving the membership row in the same statement.  When it
- * writes nothing, the slow path locks the row and finds out why, in the
- * documented order (missing, version, policy).  Notifications need the
- * previous state, so with notify_channel set every move takes the slow path.
+ * The fast path is the move itself: an UPDATE that locks the row and writes
+ * it only if it has expected_version and a state the policy lets move to
+ * new_state, then the membership change under that lock (the store's two
+ * statements).  When it writes nothing, the slow path locks the row and
+ * finds out why, in the documented order (missing, version, policy).
+ * Notifications need the previous state, so with notify_channel set every
+ * move takes the slow path.
  */
 bool
 app_update(text *id, int32 expected_version, text *new_state,

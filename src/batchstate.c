@@ -56,6 +56,19 @@ require_not_null(FunctionCallInfo fcinfo, int argno, const char *name)
 				 errmsg("argument \"%s\" must not be null", name)));
 }
 
+/*
+ * Every NULL is reported before any bad value: the first NULL argument, in
+ * order, of the nargs named (all required).
+ */
+static void
+require_all(FunctionCallInfo fcinfo, const char *const *names, int nargs)
+{
+	for (int i = 0; i < nargs; i++)
+		require_not_null(fcinfo, i, names[i]);
+}
+
+
+
 /* A text value as a C string for a message, cut at 64 bytes. */
 static char *
 shown(const char *data, int len)
@@ -382,6 +395,11 @@ batchstate_batch_get(PG_FUNCTION_ARGS)
 static void
 batch_args(FunctionCallInfo fcinfo, BatchRow *row)
 {
+	static const char *const args[] = {
+		"id", "queue", "state", "contains", "dependencies", "score", "version"
+	};
+
+	require_all(fcinfo, args, lengthof(args));
 	row->id = key_arg(fcinfo, 0, "id");
 	row->queue = key_arg(fcinfo, 1, "queue");
 	row->state = state_arg(fcinfo, 2, "state");
@@ -406,10 +424,19 @@ PG_FUNCTION_INFO_V1(batchstate_batch_update_state);
 Datum
 batchstate_batch_update_state(PG_FUNCTION_ARGS)
 {
-	text	   *id = key_arg(fcinfo, 0, "id");
-	int32		old_version = version_arg(fcinfo, 1, "old_version");
-	int32		new_version = version_arg(fcinfo, 2, "new_version");
-	text	   *new_state = state_arg(fcinfo, 3, "new_state");
+	static const char *const args[] = {
+		"id", "old_version", "new_version", "new_state"
+	};
+	text	   *id;
+	int32		old_version;
+	int32		new_version;
+	text	   *new_state;
+
+	require_all(fcinfo, args, lengthof(args));
+	id = key_arg(fcinfo, 0, "id");
+	old_version = version_arg(fcinfo, 1, "old_version");
+	new_version = version_arg(fcinfo, 2, "new_version");
+	new_state = state_arg(fcinfo, 3, "new_state");
 
 	PG_RETURN_BOOL(app_batch_update(id, old_version, new_version, new_state,
 									NULL));
@@ -419,23 +446,48 @@ PG_FUNCTION_INFO_V1(batchstate_batch_update_score_and_state);
 Datum
 batchstate_batch_update_score_and_state(PG_FUNCTION_ARGS)
 {
-	text	   *id = key_arg(fcinfo, 0, "id");
-	int32		old_version = version_arg(fcinfo, 1, "old_version");
-	int32		new_version = version_arg(fcinfo, 2, "new_version");
-	double		score = score_arg(fcinfo, 3, "score");
-	text	   *new_state = state_arg(fcinfo, 4, "new_state");
+	static const char *const args[] = {
+		"id", "old_version", "new_version", "score", "new_state"
+	};
+	text	   *id;
+	int32		old_version;
+	int32		new_version;
+	double		score;
+	text	   *new_state;
+
+	require_all(fcinfo, args, lengthof(args));
+	id = key_arg(fcinfo, 0, "id");
+	old_version = version_arg(fcinfo, 1, "old_version");
+	new_version = version_arg(fcinfo, 2, "new_version");
+	score = score_arg(fcinfo, 3, "score");
+	new_state = state_arg(fcinfo, 4, "new_state");
 
 	PG_RETURN_BOOL(app_batch_update(id, old_version, new_version, new_state,
 									&score));
+}
+
+/* The arguments of membership_add and membership_remove. */
+static void
+membership_args(FunctionCallInfo fcinfo, text **queue, text **state,
+				text **batch_id)
+{
+	static const char *const args[] = {"queue", "state", "batch_id"};
+
+	require_all(fcinfo, args, lengthof(args));
+	*queue = key_arg(fcinfo, 0, "queue");
+	*state = state_arg(fcinfo, 1, "state");
+	*batch_id = key_arg(fcinfo, 2, "batch_id");
 }
 
 PG_FUNCTION_INFO_V1(batchstate_membership_add);
 Datum
 batchstate_membership_add(PG_FUNCTION_ARGS)
 {
-	text	   *queue = key_arg(fcinfo, 0, "queue");
-	text	   *state = state_arg(fcinfo, 1, "state");
-	text	   *batch_id = key_arg(fcinfo, 2, "batch_id");
+	text	   *queue;
+	text	   *state;
+	text	   *batch_id;
+
+	membership_args(fcinfo, &queue, &state, &batch_id);
 
 	app_membership_add(queue, state, batch_id);
 	PG_RETURN_VOID();
@@ -445,9 +497,11 @@ PG_FUNCTION_INFO_V1(batchstate_membership_remove);
 Datum
 batchstate_membership_remove(PG_FUNCTION_ARGS)
 {
-	text	   *queue = key_arg(fcinfo, 0, "queue");
-	text	   *state = state_arg(fcinfo, 1, "state");
-	text	   *batch_id = key_arg(fcinfo, 2, "batch_id");
+	text	   *queue;
+	text	   *state;
+	text	   *batch_id;
+
+	membership_args(fcinfo, &queue, &state, &batch_id);
 
 	app_membership_remove(queue, state, batch_id);
 	PG_RETURN_VOID();
@@ -468,8 +522,13 @@ PG_FUNCTION_INFO_V1(batchstate_membership_list_ids);
 Datum
 batchstate_membership_list_ids(PG_FUNCTION_ARGS)
 {
-	text	   *queue = key_arg(fcinfo, 0, "queue");
-	text	   *state = state_arg(fcinfo, 1, "state");
+	static const char *const args[] = {"queue", "state"};
+	text	   *queue;
+	text	   *state;
+
+	require_all(fcinfo, args, lengthof(args));
+	queue = key_arg(fcinfo, 0, "queue");
+	state = state_arg(fcinfo, 1, "state");
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	app_membership_list_ids(queue, state, put_id, fcinfo->resultinfo);
@@ -496,9 +555,15 @@ PG_FUNCTION_INFO_V1(batchstate_update_state);
 Datum
 batchstate_update_state(PG_FUNCTION_ARGS)
 {
-	text	   *id = key_arg(fcinfo, 0, "id");
-	int32		expected_version = version_arg(fcinfo, 1, "expected_version");
-	text	   *new_state = state_arg(fcinfo, 2, "new_state");
+	static const char *const args[] = {"id", "expected_version", "new_state"};
+	text	   *id;
+	int32		expected_version;
+	text	   *new_state;
+
+	require_all(fcinfo, args, lengthof(args));
+	id = key_arg(fcinfo, 0, "id");
+	expected_version = version_arg(fcinfo, 1, "expected_version");
+	new_state = state_arg(fcinfo, 2, "new_state");
 
 	PG_RETURN_BOOL(app_update(id, expected_version, new_state, NULL));
 }
@@ -507,10 +572,19 @@ PG_FUNCTION_INFO_V1(batchstate_update_score_and_state);
 Datum
 batchstate_update_score_and_state(PG_FUNCTION_ARGS)
 {
-	text	   *id = key_arg(fcinfo, 0, "id");
-	int32		expected_version = version_arg(fcinfo, 1, "expected_version");
-	double		score = score_arg(fcinfo, 2, "score");
-	text	   *new_state = state_arg(fcinfo, 3, "new_state");
+	static const char *const args[] = {
+		"id", "expected_version", "score", "new_state"
+	};
+	text	   *id;
+	int32		expected_version;
+	double		score;
+	text	   *new_state;
+
+	require_all(fcinfo, args, lengthof(args));
+	id = key_arg(fcinfo, 0, "id");
+	expected_version = version_arg(fcinfo, 1, "expected_version");
+	score = score_arg(fcinfo, 2, "score");
+	new_state = state_arg(fcinfo, 3, "new_state");
 
 	PG_RETURN_BOOL(app_update(id, expected_version, new_state, &score));
 }
@@ -519,8 +593,13 @@ PG_FUNCTION_INFO_V1(batchstate_list_batches);
 Datum
 batchstate_list_batches(PG_FUNCTION_ARGS)
 {
-	text	   *queue = key_arg(fcinfo, 0, "queue");
-	ArrayType  *states = text_array_arg(fcinfo, 1, "states", true);
+	static const char *const args[] = {"queue", "states"};
+	text	   *queue;
+	ArrayType  *states;
+
+	require_all(fcinfo, args, lengthof(args));
+	queue = key_arg(fcinfo, 0, "queue");
+	states = text_array_arg(fcinfo, 1, "states", true);
 
 	app_list(queue, states, put_batch, start_batch_set(fcinfo));
 	return (Datum) 0;

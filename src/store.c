@@ -41,6 +41,7 @@ typedef enum StoreStmt
 	STMT_INSERT,
 	STMT_CAS,
 	STMT_MOVE,
+	STMT_MOVE_MEMBERS,
 	STMT_MEMBER_ADD,
 	STMT_MEMBER_REMOVE,
 	STMT_MEMBER_IDS,
@@ -101,27 +102,33 @@ static const StoreStmtDef stmt_defs[STMT_COUNT] = {
 	},
 
 	/*
-	 * STMT_CAS for a batch in one of the states $6, removing in the same
-	 * statement its membership rows under the states $7 and filing it under
-	 * $8 (NULL: nowhere).
+	 * STMT_CAS for a batch in one of the states $6, returning its queue.
+	 * The UPDATE waits for a concurrent writer of the row and then re-checks
+	 * the conditions on the newest version of it.
 	 */
 	[STMT_MOVE] = {
-		"WITH u AS ("
-		" UPDATE " BATCH " SET state = $4, version = $3,"
+		"UPDATE " BATCH " SET state = $4, version = $3,"
 		" score = COALESCE($5, score)"
 		" WHERE id" EQ "$1 AND version" EQ "$2 AND state" EQ "ANY ($6)"
-		" RETURNING queue),"
-		" d AS ("
-		" DELETE FROM " MEMBER " m USING u"
-		" WHERE m.queue" EQ "u.queue AND m.state" EQ "ANY ($7)"
-		" AND m.batch_id" EQ "$1),"
-		" a AS ("
+		" RETURNING queue",
+		6, {TEXTOID, INT4OID, INT4OID, TEXTOID, FLOAT8OID, TEXTARRAYOID}, true
+	},
+
+	/*
+	 * Move batch $2's membership rows in queue $1: remove those under the
+	 * states $3, file one under $4 (NULL: nowhere).  Run after STMT_MOVE, in
+	 * a statement of its own: its snapshot is taken with the batch row
+	 * locked, so it sees every row a previous holder of that lock filed (a
+	 * statement that had waited for the lock would not).
+	 */
+	[STMT_MOVE_MEMBERS] = {
+		"WITH d AS ("
+		" DELETE FROM " MEMBER
+		" WHERE queue" EQ "$1 AND state" EQ "ANY ($3) AND batch_id" EQ "$2)"
 		" INSERT INTO " MEMBER " (queue, state, batch_id)"
-		" SELECT u.queue, $8, $1 FROM u WHERE $8 IS NOT NULL"
-		" ON CONFLICT DO NOTHING)"
-		" SELECT 1 FROM u",
-		8, {TEXTOID, INT4OID, INT4OID, TEXTOID, FLOAT8OID, TEXTARRAYOID,
-		TEXTARRAYOID, TEXTOID}, true
+		" SELECT $1, $4, $2 WHERE $4 IS NOT NULL"
+		" ON CONFLICT DO NOTHING",
+		4, {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID}, true
 	},
 	[STMT_MEMBER_ADD] = {
 		"INSERT INTO " MEMBER " (queue, state, batch_id)"
@@ -158,7 +165,9 @@ static const StoreStmtDef stmt_defs[STMT_COUNT] = {
 
 	/*
 	 * $1 queue, $2 state, $3 batch id, $4 batch states that allow removal.
-	 * SKIP LOCKED: a row someone else holds is left for later.
+	 * Both the membership row and the batch row are locked, SKIP LOCKED: a
+	 * row someone else holds is left for later, and the batch's state is
+	 * judged on its newest version, which nobody can change until commit.
 	 */
 	[STMT_PRUNE] = {
 		"DELETE FROM " MEMBER
@@ -169,7 +178,8 @@ static const StoreStmtDef stmt_defs[STMT_COUNT] = {
 		" FOR UPDATE SKIP LOCKED)"
 		" AND EXISTS (SELECT 1 FROM " BATCH " b"
 		" WHERE b.id" EQ "$3 AND b.queue" EQ "$1"
-		" AND b.state" EQ "ANY ($4))",
+		" AND b.state" EQ "ANY ($4)"
+		" FOR SHARE SKIP LOCKED)",
 		4, {TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID}, true
 	},
 
@@ -451,8 +461,11 @@ store_batch_move(text *id, int32 old_version, int32 new_version,
 				 ArrayType *from_states, ArrayType *drop_states,
 				 text *file_state)
 {
-	Datum		values[8];
-	char		nulls[9] = "        ";
+	Datum		values[6];
+	char		nulls[7] = "      ";
+	Datum		member_values[4];
+	char		member_nulls[5] = "    ";
+	bool		isnull;
 
 	values[0] = PointerGetDatum(id);
 	values[1] = Int32GetDatum(old_version);
@@ -460,14 +473,19 @@ store_batch_move(text *id, int32 old_version, int32 new_version,
 	values[3] = PointerGetDatum(new_state);
 	values[4] = score ? Float8GetDatum(*score) : (Datum) 0;
 	values[5] = PointerGetDatum(from_states);
-	values[6] = PointerGetDatum(drop_states);
-	values[7] = PointerGetDatum(file_state);
 	if (score == NULL)
 		nulls[4] = 'n';
-	if (file_state == NULL)
-		nulls[7] = 'n';
+	if (run(STMT_MOVE, values, nulls, false, SPI_OK_UPDATE_RETURNING) == 0)
+		return false;
 
-	return run(STMT_MOVE, values, nulls, false, SPI_OK_SELECT) > 0;
+	member_values[0] = column(0, 1, &isnull);	/* the batch's queue */
+	member_values[1] = PointerGetDatum(id);
+	member_values[2] = PointerGetDatum(drop_states);
+	member_values[3] = PointerGetDatum(file_state);
+	if (file_state == NULL)
+		member_nulls[3] = 'n';
+	run(STMT_MOVE_MEMBERS, member_values, member_nulls, false, SPI_OK_INSERT);
+	return true;
 }
 
 bool
@@ -627,6 +645,7 @@ store_may_prune(void)
 	Oid			member;
 	Oid			batch;
 	AclMode		need = ACL_SELECT | ACL_UPDATE | ACL_DELETE;
+	AclMode		lock = ACL_SELECT | ACL_UPDATE;	/* FOR SHARE */
 
 	if (!OidIsValid(nsp))
 		return false;
@@ -635,7 +654,7 @@ store_may_prune(void)
 	if (!OidIsValid(member) || !OidIsValid(batch))
 		return false;
 	return pg_class_aclmask(member, GetUserId(), need, ACLMASK_ALL) == need &&
-		pg_class_aclcheck(batch, GetUserId(), ACL_SELECT) == ACLCHECK_OK;
+		pg_class_aclmask(batch, GetUserId(), lock, ACLMASK_ALL) == lock;
 }
 
 typedef struct DriftState

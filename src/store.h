@@ -73,9 +73,10 @@ extern bool store_batch_cas(text *id, int32 old_version, int32 new_version,
 
 /*
  * store_batch_cas for a batch whose state is also one of "from_states"
- * (text[]); in the same statement, when the row is written, remove the
- * batch's membership rows (in its queue) under any of "drop_states" (text[],
- * may be empty) and file it under file_state (unless NULL), idempotently.
+ * (text[]).  When the row is written (and so locked), a second statement
+ * removes the batch's membership rows (in its queue) under any of
+ * "drop_states" (text[], may be empty) and files it under file_state (unless
+ * NULL), idempotently.
  */
 extern bool store_batch_move(text *id, int32 old_version, int32 new_version,
 							 text *new_state, const double *score,
@@ -113,13 +114,14 @@ extern void store_candidates(text *queue, ArrayType *states,
 
 /*
  * Remove membership row (queue, state, batch_id) if its batch (in the same
- * queue) is in one of "batch_states" (text[]).  Never waits: a row locked by
- * someone else is left alone.  True when the row was removed.
+ * queue) is in one of "batch_states" (text[]).  Never waits: when someone
+ * else holds the membership row or the batch row, the row is left alone.
+ * True when the row was removed.
  */
 extern bool store_membership_prune(text *queue, text *state, text *batch_id,
 								   ArrayType *batch_states);
 
-/* May the current user run store_membership_prune? */
+/* May the current user run store_membership_prune (it locks both rows)? */
 extern bool store_may_prune(void);
 
 /* Kinds of drift reported by store_drift. */
