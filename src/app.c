@@ -332,55 +332,18 @@ report_forbidden(text *id, text *from_text, int from, int to)
 					   policy_moves_list(from, moves, sizeof(moves)))));
 }
 
-/* A one-element text[] (in the current memory context). */
-static ArrayType *
-one_state(text *state)
-{
-	Datum		element = PointerGetDatum(state);
-
-	return construct_array(&element, 1, TEXTOID, -1, false, TYPALIGN_INT);
-}
-
 /*
- * The states a batch may move to "to" from, and the same without "to"
- * itself: text[] built once per backend from the policy.
- */
-static ArrayType *
-sources_of(int to, bool without_self)
-{
-	static ArrayType *sets[POLICY_NSTATES][2];
-
-	if (sets[to][without_self] == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-		Datum		names[POLICY_NSTATES];
-		int			n = 0;
-
-		for (int from = 0; from < POLICY_NSTATES; from++)
-			if (policy_can_transition(from, to) && !(without_self && from == to))
-				names[n++] = CStringGetTextDatum(policy_state_name(from));
-		sets[to][without_self] = construct_array(names, n, TEXTOID, -1, false,
-												 TYPALIGN_INT);
-		MemoryContextSwitchTo(old);
-	}
-	return sets[to][without_self];
-}
-
-/*
- * The fast path is the move itself: an UPDATE that locks the row and writes
- * it only if it has expected_version and a state the policy lets move to
- * new_state, then the membership change under that lock (the store's two
- * statements).  When it writes nothing, the slow path locks the row and
- * finds out why, in the documented order (missing, version, policy).
- * Notifications need the previous state, so with notify_channel set every
- * move takes the slow path.
+ * Lock the batch row, then decide on its newest committed version: missing,
+ * another version (false), a move the policy forbids; then one statement
+ * writes the row and moves its membership.  That statement starts after the
+ * lock was granted, so it sees the membership rows that the previous lock
+ * holder (a move, ensure_membership, reconcile) filed and committed.
  */
 bool
 app_update(text *id, int32 expected_version, text *new_state,
 		   const double *score)
 {
 	int			to = state_of(new_state);
-	text	   *file = policy_is_terminal(to) ? NULL : new_state;
 	int			from;
 	BatchRow	row;
 
@@ -392,15 +355,6 @@ app_update(text *id, int32 expected_version, text *new_state,
 				 errdetail("The new version, expected_version + 1, would be out of range for type integer.")));
 
 	store_open();
-	if (!notifying() &&
-		store_batch_move(id, expected_version, expected_version + 1,
-						 new_state, score, sources_of(to, false),
-						 sources_of(to, true), file))
-	{
-		store_close();
-		return true;
-	}
-
 	if (!store_batch_get(id, true, false, &row))
 		report_missing(id);
 	if (row.version != expected_version)
@@ -412,12 +366,14 @@ app_update(text *id, int32 expected_version, text *new_state,
 	if (!policy_can_transition(from, to))
 		report_forbidden(id, row.state, from, to);
 
-	/* the row is locked, with our version and a state that may move */
+	/*
+	 * A live batch has its row under its state: move it there, or, for a
+	 * move to the same state, keep it (filing it again if it went missing).
+	 */
 	if (!store_batch_move(id, expected_version, expected_version + 1,
-						  new_state, score, one_state(row.state),
-						  from == to ? construct_empty_array(TEXTOID)
-						  : one_state(row.state),
-						  file))
+						  new_state, score,
+						  from == to ? NULL : row.state,
+						  policy_is_terminal(to) ? NULL : new_state))
 		elog(ERROR, "batchstate: locked batch \"%s\" changed under us",
 			 shown(id));
 	notify_change(id, row.queue, row.state, new_state, expected_version + 1);

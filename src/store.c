@@ -41,7 +41,6 @@ typedef enum StoreStmt
 	STMT_INSERT,
 	STMT_CAS,
 	STMT_MOVE,
-	STMT_MOVE_MEMBERS,
 	STMT_MEMBER_ADD,
 	STMT_MEMBER_REMOVE,
 	STMT_MEMBER_IDS,
@@ -102,33 +101,29 @@ static const StoreStmtDef stmt_defs[STMT_COUNT] = {
 	},
 
 	/*
-	 * STMT_CAS for a batch in one of the states $6, returning its queue.
-	 * The UPDATE waits for a concurrent writer of the row and then re-checks
-	 * the conditions on the newest version of it.
+	 * STMT_CAS that also, in the same statement, removes the batch's
+	 * membership row under $6 and files it under $7 (NULL: neither).  Run
+	 * with the batch row already locked by this transaction, so that its
+	 * snapshot, taken after the lock was granted, sees every row a previous
+	 * holder of that lock filed.
 	 */
 	[STMT_MOVE] = {
-		"UPDATE " BATCH " SET state = $4, version = $3,"
+		"WITH u AS ("
+		" UPDATE " BATCH " SET state = $4, version = $3,"
 		" score = COALESCE($5, score)"
-		" WHERE id" EQ "$1 AND version" EQ "$2 AND state" EQ "ANY ($6)"
-		" RETURNING queue",
-		6, {TEXTOID, INT4OID, INT4OID, TEXTOID, FLOAT8OID, TEXTARRAYOID}, true
-	},
-
-	/*
-	 * Move batch $2's membership rows in queue $1: remove those under the
-	 * states $3, file one under $4 (NULL: nowhere).  Run after STMT_MOVE, in
-	 * a statement of its own: its snapshot is taken with the batch row
-	 * locked, so it sees every row a previous holder of that lock filed (a
-	 * statement that had waited for the lock would not).
-	 */
-	[STMT_MOVE_MEMBERS] = {
-		"WITH d AS ("
-		" DELETE FROM " MEMBER
-		" WHERE queue" EQ "$1 AND state" EQ "ANY ($3) AND batch_id" EQ "$2)"
+		" WHERE id" EQ "$1 AND version" EQ "$2"
+		" RETURNING queue),"
+		" d AS ("
+		" DELETE FROM " MEMBER " m USING u"
+		" WHERE m.queue" EQ "u.queue AND m.state" EQ "$6"
+		" AND m.batch_id" EQ "$1),"
+		" a AS ("
 		" INSERT INTO " MEMBER " (queue, state, batch_id)"
-		" SELECT $1, $4, $2 WHERE $4 IS NOT NULL"
-		" ON CONFLICT DO NOTHING",
-		4, {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID}, true
+		" SELECT u.queue, $7, $1 FROM u WHERE $7 IS NOT NULL"
+		" ON CONFLICT DO NOTHING)"
+		" SELECT 1 FROM u",
+		7, {TEXTOID, INT4OID, INT4OID, TEXTOID, FLOAT8OID, TEXTOID, TEXTOID},
+		true
 	},
 	[STMT_MEMBER_ADD] = {
 		"INSERT INTO " MEMBER " (queue, state, batch_id)"
@@ -458,34 +453,26 @@ store_batch_cas(text *id, int32 old_version, int32 new_version,
 bool
 store_batch_move(text *id, int32 old_version, int32 new_version,
 				 text *new_state, const double *score,
-				 ArrayType *from_states, ArrayType *drop_states,
-				 text *file_state)
+				 text *drop_state, text *file_state)
 {
-	Datum		values[6];
-	char		nulls[7] = "      ";
-	Datum		member_values[4];
-	char		member_nulls[5] = "    ";
-	bool		isnull;
+	Datum		values[7];
+	char		nulls[8] = "       ";
 
 	values[0] = PointerGetDatum(id);
 	values[1] = Int32GetDatum(old_version);
 	values[2] = Int32GetDatum(new_version);
 	values[3] = PointerGetDatum(new_state);
 	values[4] = score ? Float8GetDatum(*score) : (Datum) 0;
-	values[5] = PointerGetDatum(from_states);
+	values[5] = PointerGetDatum(drop_state);
+	values[6] = PointerGetDatum(file_state);
 	if (score == NULL)
 		nulls[4] = 'n';
-	if (run(STMT_MOVE, values, nulls, false, SPI_OK_UPDATE_RETURNING) == 0)
-		return false;
-
-	member_values[0] = column(0, 1, &isnull);	/* the batch's queue */
-	member_values[1] = PointerGetDatum(id);
-	member_values[2] = PointerGetDatum(drop_states);
-	member_values[3] = PointerGetDatum(file_state);
+	if (drop_state == NULL)
+		nulls[5] = 'n';
 	if (file_state == NULL)
-		member_nulls[3] = 'n';
-	run(STMT_MOVE_MEMBERS, member_values, member_nulls, false, SPI_OK_INSERT);
-	return true;
+		nulls[6] = 'n';
+
+	return run(STMT_MOVE, values, nulls, false, SPI_OK_SELECT) > 0;
 }
 
 bool

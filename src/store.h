@@ -72,16 +72,16 @@ extern bool store_batch_cas(text *id, int32 old_version, int32 new_version,
 							text *new_state, const double *score);
 
 /*
- * store_batch_cas for a batch whose state is also one of "from_states"
- * (text[]).  When the row is written (and so locked), a second statement
- * removes the batch's membership rows (in its queue) under any of
- * "drop_states" (text[], may be empty) and files it under file_state (unless
- * NULL), idempotently.
+ * store_batch_cas that, when the row is written, also removes the batch's
+ * membership row (in its queue) under drop_state and files it under
+ * file_state, idempotently; either may be NULL, and they must differ.  One
+ * statement.  Call it with the batch row locked by this transaction
+ * (store_batch_get with lock): its snapshot then sees every membership row
+ * that a previous holder of the lock filed.
  */
 extern bool store_batch_move(text *id, int32 old_version, int32 new_version,
 							 text *new_state, const double *score,
-							 ArrayType *from_states, ArrayType *drop_states,
-							 text *file_state);
+							 text *drop_state, text *file_state);
 
 /* File / remove one membership row; true when a row was added / removed. */
 extern bool store_membership_add(text *queue, text *state, text *batch_id);
