@@ -370,7 +370,7 @@ app_update(text *id, int32 expected_version, text *new_state,
 	 * A live batch has its row under its state: move it there, or, for a
 	 * move to the same state, keep it (filing it again if it went missing).
 	 */
-	if (!store_batch_move(id, expected_version, expected_version + 1,
+	if (!store_batch_move(id, row.queue, expected_version, expected_version + 1,
 						  new_state, score,
 						  from == to ? NULL : row.state,
 						  policy_is_terminal(to) ? NULL : new_state))

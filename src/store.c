@@ -102,28 +102,31 @@ static const StoreStmtDef stmt_defs[STMT_COUNT] = {
 
 	/*
 	 * STMT_CAS that also, in the same statement, removes the batch's
-	 * membership row under $6 and files it under $7 (NULL: neither).  Run
-	 * with the batch row already locked by this transaction, so that its
-	 * snapshot, taken after the lock was granted, sees every row a previous
-	 * holder of that lock filed.
+	 * membership row (queue $8) under $6 and files it under $7 (NULL:
+	 * neither).  Run with the batch row already locked by this transaction,
+	 * so that its snapshot, taken after the lock was granted, sees every row
+	 * a previous holder of that lock filed.  The membership keys are all
+	 * parameters, not joined from the UPDATE: a join lets the planner start
+	 * from the membership index without its leading column and read all of
+	 * it when the statistics say the table is empty.
 	 */
 	[STMT_MOVE] = {
 		"WITH u AS ("
 		" UPDATE " BATCH " SET state = $4, version = $3,"
 		" score = COALESCE($5, score)"
 		" WHERE id" EQ "$1 AND version" EQ "$2"
-		" RETURNING queue),"
+		" RETURNING 1),"
 		" d AS ("
-		" DELETE FROM " MEMBER " m USING u"
-		" WHERE m.queue" EQ "u.queue AND m.state" EQ "$6"
-		" AND m.batch_id" EQ "$1),"
+		" DELETE FROM " MEMBER
+		" WHERE queue" EQ "$8 AND state" EQ "$6 AND batch_id" EQ "$1"
+		" AND EXISTS (SELECT 1 FROM u)),"
 		" a AS ("
 		" INSERT INTO " MEMBER " (queue, state, batch_id)"
-		" SELECT u.queue, $7, $1 FROM u WHERE $7 IS NOT NULL"
+		" SELECT $8, $7, $1 WHERE $7 IS NOT NULL AND EXISTS (SELECT 1 FROM u)"
 		" ON CONFLICT DO NOTHING)"
 		" SELECT 1 FROM u",
-		7, {TEXTOID, INT4OID, INT4OID, TEXTOID, FLOAT8OID, TEXTOID, TEXTOID},
-		true
+		8, {TEXTOID, INT4OID, INT4OID, TEXTOID, FLOAT8OID, TEXTOID, TEXTOID,
+		TEXTOID}, true
 	},
 	[STMT_MEMBER_ADD] = {
 		"INSERT INTO " MEMBER " (queue, state, batch_id)"
@@ -145,15 +148,19 @@ static const StoreStmtDef stmt_defs[STMT_COUNT] = {
 	/*
 	 * $1 queue, $2 states listed, $3 further batch states of interest.
 	 * Columns: the batch row, then the row's state and whether it is the
-	 * batch's.
+	 * batch's.  The batch lookup is a LATERAL subquery that cannot be
+	 * flattened (OFFSET 0): one primary-key probe per membership row, never
+	 * a join that reads the batch table's index from end to end.
 	 */
 	[STMT_CANDIDATES] = {
 		"SELECT b.id, b.queue, b.contains, b.dependencies, b.score,"
 		" b.state, b.version, m.state, b.state" EQ "m.state"
-		" FROM " MEMBER " m JOIN " BATCH " b ON b.id" EQ "m.batch_id"
+		" FROM " MEMBER " m,"
+		" LATERAL (SELECT " BATCH_COLS " FROM " BATCH
+		" WHERE id" EQ "m.batch_id AND queue" EQ "$1"
+		" AND (state" EQ "m.state OR state" EQ "ANY ($3))"
+		" OFFSET 0) b"
 		" WHERE m.queue" EQ "$1 AND m.state" EQ "ANY ($2)"
-		" AND b.queue" EQ "$1"
-		" AND (b.state" EQ "m.state OR b.state" EQ "ANY ($3))"
 		" ORDER BY b.id" C_ORDER,
 		3, {TEXTOID, TEXTARRAYOID, TEXTARRAYOID}, true
 	},
@@ -451,12 +458,12 @@ store_batch_cas(text *id, int32 old_version, int32 new_version,
 }
 
 bool
-store_batch_move(text *id, int32 old_version, int32 new_version,
+store_batch_move(text *id, text *queue, int32 old_version, int32 new_version,
 				 text *new_state, const double *score,
 				 text *drop_state, text *file_state)
 {
-	Datum		values[7];
-	char		nulls[8] = "       ";
+	Datum		values[8];
+	char		nulls[9] = "        ";
 
 	values[0] = PointerGetDatum(id);
 	values[1] = Int32GetDatum(old_version);
@@ -465,6 +472,7 @@ store_batch_move(text *id, int32 old_version, int32 new_version,
 	values[4] = score ? Float8GetDatum(*score) : (Datum) 0;
 	values[5] = PointerGetDatum(drop_state);
 	values[6] = PointerGetDatum(file_state);
+	values[7] = PointerGetDatum(queue);
 	if (score == NULL)
 		nulls[4] = 'n';
 	if (drop_state == NULL)

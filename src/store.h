@@ -73,15 +73,16 @@ extern bool store_batch_cas(text *id, int32 old_version, int32 new_version,
 
 /*
  * store_batch_cas that, when the row is written, also removes the batch's
- * membership row (in its queue) under drop_state and files it under
- * file_state, idempotently; either may be NULL, and they must differ.  One
+ * membership row (queue, drop_state, id) and files (queue, file_state, id),
+ * idempotently; either state may be NULL, and they must differ.  One
  * statement.  Call it with the batch row locked by this transaction
- * (store_batch_get with lock): its snapshot then sees every membership row
- * that a previous holder of the lock filed.
+ * (store_batch_get with lock; queue is the batch's): its snapshot then sees
+ * every membership row that a previous holder of the lock filed.
  */
-extern bool store_batch_move(text *id, int32 old_version, int32 new_version,
-							 text *new_state, const double *score,
-							 text *drop_state, text *file_state);
+extern bool store_batch_move(text *id, text *queue, int32 old_version,
+							 int32 new_version, text *new_state,
+							 const double *score, text *drop_state,
+							 text *file_state);
 
 /* File / remove one membership row; true when a row was added / removed. */
 extern bool store_membership_add(text *queue, text *state, text *batch_id);
