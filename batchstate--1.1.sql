@@ -4,6 +4,26 @@
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION batchstate" to load this file. \quit
 
+-- CREATE EXTENSION reuses a schema batchstate that exists already.  Whoever
+-- owns it could add objects there (an overload of a batchstate function,
+-- say) that other sessions would then run: refuse a schema owned by anyone
+-- but the installing role or a superuser.
+DO $$
+DECLARE
+    owner name;
+BEGIN
+    SELECT r.rolname INTO owner
+    FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid = n.nspowner
+    WHERE n.nspname = 'batchstate' AND NOT r.rolsuper AND r.rolname <> current_user;
+    IF FOUND THEN
+        RAISE EXCEPTION 'schema "batchstate" is owned by role "%"', owner
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'That role could add objects to the schema that callers of batchstate would run.',
+                  HINT = 'Drop the schema, or make the installing role or a superuser its owner, then create the extension.';
+    END IF;
+END
+$$;
+
 -- ---------------------------------------------------------------------------
 -- Storage.  No CHECK constraint, enum or trigger encodes the lifecycle.
 -- ---------------------------------------------------------------------------

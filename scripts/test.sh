@@ -22,7 +22,7 @@ set -euo pipefail
 
 # Suites that are a script test/NAME/run.sh ending in "NAME: N passed, M
 # failed"; each gets a stage of the same name (see stage_suite).
-SUITES=(stress crash notify upgrade dump cron router)
+SUITES=(stress crash hostile memory sanitizer notify upgrade dump cron router)
 
 STAGES=(cppcheck regress isolation pgtap "${SUITES[@]}")
 
@@ -34,6 +34,9 @@ describe_stage() {
 	pgtap) echo "pgTAP: test/pgtap/*.sql with pg_prove" ;;
 	stress) echo "randomized concurrent load against an independent model (seeded)" ;;
 	crash) echo "immediate shutdown under load: committed work kept, nothing else (its own cluster)" ;;
+	hostile) echo "search_path shadowing, privileges, the bad-input corpus" ;;
+	memory) echo "100k calls of every function and a 100k-batch list keep memory flat" ;;
+	sanitizer) echo "regression, isolation and hostile suites on an AddressSanitizer build (its own cluster)" ;;
 	notify) echo "NOTIFY on creates and moves, seen by a listening session" ;;
 	upgrade) echo "ALTER EXTENSION UPDATE from 1.0: data intact, catalog as a fresh install" ;;
 	dump) echo "pg_dump and restore: rows, extension and behaviour intact" ;;

@@ -221,7 +221,11 @@ policy_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 }
 
 /* ---------------------------------------------------------------------
- * Result rows
+ * Result rows.  Set-returning functions materialize into the tuplestore
+ * the executor hands them, described by the executor's own expected
+ * descriptor (MAT_SRF_USE_EXPECTED_DESC): building one from the catalog on
+ * every call would pile up in per-query memory when a statement calls the
+ * function once per row.
  * ---------------------------------------------------------------------
  */
 
@@ -281,7 +285,7 @@ start_batch_set(FunctionCallInfo fcinfo)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
-	InitMaterializedSRF(fcinfo, 0);
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	check_batch_desc(rsinfo->setDesc);
 	return rsinfo;
 }
@@ -297,7 +301,7 @@ batchstate_states(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
-	InitMaterializedSRF(fcinfo, 0);
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	for (int i = 0; i < POLICY_NSTATES; i++)
 	{
 		Datum		values[4];
@@ -653,7 +657,7 @@ batchstate_verify(PG_FUNCTION_ARGS)
 {
 	text	   *queue = scope_arg(fcinfo);
 
-	InitMaterializedSRF(fcinfo, 0);
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	app_verify(queue, put_drift, fcinfo->resultinfo);
 	return (Datum) 0;
 }
@@ -669,7 +673,7 @@ batchstate_reconcile(PG_FUNCTION_ARGS)
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
 
-	InitMaterializedSRF(fcinfo, 0);
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	app_reconcile(queue, &added, &removed);
 	values[0] = Int64GetDatum(added);
 	values[1] = Int64GetDatum(removed);
