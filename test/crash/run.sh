@@ -16,27 +16,17 @@
 # Last line: "crash: N passed, M failed"; exit 0 iff M = 0 and N > 0.
 set -euo pipefail
 
+# shellcheck source=test/lib.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/../lib.sh"
+suite_start crash
+
 HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
-REPO=${REPO:-$(cd -- "$HERE/../.." && pwd -P)}
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PORT=${CRASH_PORT:-5452}
 DB=batchstate_crash
 
-fail_early() {
-	echo "crash: $*"
-	echo "crash: 0 passed, 1 failed"
-	exit 1
-}
-
 perl -MDBI -MDBD::Pg -e 1 2>/dev/null ||
-	fail_early "perl DBI/DBD::Pg not available (Debian package libdbd-pg-perl)"
-[[ $PORT =~ ^[0-9]+$ ]] || fail_early "CRASH_PORT must be a port number"
-
-# postgres refuses to run as root: run the server tools as postgres then.
-AS=()
-if ((EUID == 0)); then
-	AS=(runuser -u postgres --)
-fi
+	bail "perl DBI/DBD::Pg not available (Debian package libdbd-pg-perl)"
+[[ $PORT =~ ^[0-9]+$ ]] || bail "CRASH_PORT must be a port number"
 
 if [ -n "${CRASH_DIR:-}" ]; then
 	DIR=$CRASH_DIR
@@ -49,55 +39,35 @@ if ((EUID == 0)); then
 fi
 PGDATA_DIR=$DIR/data
 SERVER_LOG=$DIR/server.log
-OUT=$(mktemp)
 
-cleanup() {
-	rm -f -- "$OUT"
-	if [ -f "$PGDATA_DIR/postmaster.pid" ]; then
-		"${AS[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -m immediate stop >/dev/null 2>&1 || true
-	fi
+# shellcheck disable=SC2317 # run by test/lib.sh when the suite exits
+suite_cleanup() {
+	server_stop "$PGDATA_DIR" immediate
 	if [ "${CRASH_KEEP:-0}" != 1 ]; then
 		rm -rf -- "$DIR"
+	elif ((SUITE_FINISHED)); then
+		echo "crash: kept $DIR"
 	fi
 }
-trap cleanup EXIT
 
-[ ! -e "$PGDATA_DIR" ] || fail_early "$PGDATA_DIR already exists"
+[ ! -e "$PGDATA_DIR" ] || bail "$PGDATA_DIR already exists"
 echo "crash: initdb in $DIR, server on port $PORT (fsync on, synchronous_commit on)"
-"${AS[@]}" "$PG_BIN/initdb" -D "$PGDATA_DIR" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >"$DIR/initdb.log" 2>&1 ||
-	{ cat "$DIR/initdb.log"; fail_early "initdb failed"; }
+server_init "$PGDATA_DIR" "$DIR/initdb.log" -E UTF8 --locale=C.UTF-8 ||
+	bail "initdb failed" "$(cat "$DIR/initdb.log")"
 START_OPTS="-p $PORT -k $DIR -c listen_addresses='' -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c max_connections=40 -c log_min_messages=warning"
-"${AS[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$SERVER_LOG" -w -t 60 -o "$START_OPTS" start >/dev/null ||
-	{ tail -n 30 "$SERVER_LOG"; fail_early "the server did not start"; }
+server_start "$PGDATA_DIR" "$SERVER_LOG" -o "$START_OPTS" ||
+	bail "the server did not start" "$(tail -n 30 "$SERVER_LOG")"
 
 export PGHOST=$DIR PGPORT=$PORT PGUSER=postgres
-PGOPTIONS='-c client_min_messages=warning' "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d postgres \
-	-c "CREATE DATABASE $DB" >/dev/null || fail_early "cannot create $DB"
-"$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$DB" \
-	-c 'CREATE EXTENSION batchstate' -c 'CREATE EXTENSION amcheck' >/dev/null ||
-	fail_early "CREATE EXTENSION batchstate/amcheck failed (is batchstate installed?)"
+psql_q -d postgres -c "CREATE DATABASE $DB" >/dev/null || bail "cannot create $DB"
+psql_x -d "$DB" -c 'CREATE EXTENSION batchstate' -c 'CREATE EXTENSION amcheck' >/dev/null ||
+	bail "CREATE EXTENSION batchstate/amcheck failed (is batchstate installed?)"
 
-pg_ctl_json=$(printf '"%s",' "${AS[@]}" "$PG_BIN/pg_ctl")
-set +e
-CRASH_DB=$DB CRASH_PGDATA=$PGDATA_DIR CRASH_PG_CTL="[${pg_ctl_json%,}]" CRASH_START_OPTS=$START_OPTS \
-	CRASH_LOG=$SERVER_LOG perl "$HERE/crash.pl" 2>&1 | tee "$OUT" |
-	grep -v -E '^crash: [0-9]+ passed, [0-9]+ failed$'
-rc=${PIPESTATUS[0]}
-set -e
-summary=$(tail -n 1 -- "$OUT")
-if ((rc != 0)); then
+pg_ctl_json=$(printf '"%s",' "${AS_PG[@]}" "$PG_BIN/pg_ctl")
+run_driver crash env CRASH_DB="$DB" CRASH_PGDATA="$PGDATA_DIR" CRASH_PG_CTL="[${pg_ctl_json%,}]" \
+	CRASH_START_OPTS="$START_OPTS" CRASH_LOG="$SERVER_LOG" perl "$HERE/crash.pl"
+if ((FAILED > 0)); then
 	echo "crash: server log ($SERVER_LOG), last lines:"
 	tail -n 15 -- "$SERVER_LOG" | sed 's/^/  /'
 fi
-if [ "${CRASH_KEEP:-0}" = 1 ]; then
-	echo "crash: kept $DIR"
-fi
-cleanup
-trap - EXIT
-if [[ $summary =~ ^crash:\ [0-9]+\ passed,\ [0-9]+\ failed$ ]]; then
-	echo "$summary"
-	exit "$rc"
-fi
-echo "crash: the driver ended without a summary (exit status $rc)"
-echo "crash: 0 passed, 1 failed"
-exit 1
+suite_end

@@ -12,87 +12,42 @@
 # default 75).  Needs the Debian package postgresql-15-cron.
 set -euo pipefail
 
-REPO=${REPO:-$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)}
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+# shellcheck source=test/lib.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/../lib.sh"
+suite_start cron
+
 CRON_PORT=${CRON_PORT:-5481}
 CRON_WAIT=${CRON_WAIT:-75}
-SUITE=cron
 EXT=batchstate
 DB=batchstate_cron
 WRITER=batchstate_cron_writer
 NOBODY=batchstate_cron_nogrant
 export PGUSER=postgres
 
-PASS=0 FAIL=0
-ok() {
-	PASS=$((PASS + 1))
-	echo "ok - $*"
-}
-not_ok() {
-	FAIL=$((FAIL + 1))
-	echo "FAIL - $*"
-}
-check_eq() {
-	if [[ "$2" == "$3" ]]; then ok "$1"; else
-		not_ok "$1"
-		printf '    got:  %s\n    want: %s\n' "$2" "$3"
-	fi
-}
-finish() {
-	echo "$SUITE: $PASS passed, $FAIL failed"
-	((FAIL == 0 && PASS > 0))
-}
-
 sharedir=$("$PG_BIN/pg_config" --sharedir)
-if [[ ! -f $sharedir/extension/pg_cron.control ]]; then
-	not_ok "pg_cron is installed (Debian package postgresql-15-cron)"
-	finish
-	exit 1
-fi
-if ((CRON_PORT < 5481 || CRON_PORT > 5489)); then
-	not_ok "CRON_PORT is in 5481..5489 (got $CRON_PORT)"
-	finish
-	exit 1
-fi
+[[ -f $sharedir/extension/pg_cron.control ]] ||
+	bail "pg_cron is installed (Debian package postgresql-15-cron)"
+((CRON_PORT >= 5481 && CRON_PORT <= 5489)) ||
+	bail "CRON_PORT is in 5481..5489 (got $CRON_PORT)"
 
 D=$(mktemp -d /tmp/bs-cron.XXXXXX)
 chown postgres "$D"
-started=0
-as_postgres() { runuser -u postgres -- "$@"; }
-stop_cluster() {
-	if ((started)); then
-		as_postgres "$PG_BIN/pg_ctl" -D "$D/data" -m fast -w stop >/dev/null 2>&1 || true
-		started=0
-	fi
-}
-cleanup() {
-	stop_cluster
-	rm -rf "$D"
-}
-DONE=0
-on_exit() {
-	local rc=$?
-	if ((!DONE)) && [[ -f $D/log ]]; then
+# shellcheck disable=SC2317 # run by test/lib.sh when the suite exits
+suite_cleanup() {
+	if ((!SUITE_FINISHED)) && [[ -f $D/log ]]; then
 		echo "   last lines of the server log:"
 		tail -n 20 "$D/log" | sed 's/^/    /'
 	fi
-	cleanup
-	if ((!DONE)); then
-		not_ok "$SUITE stopped early (exit status $rc; see the output above)"
-		finish
-		exit 1
-	fi
+	server_stop "$D/data" fast
+	rm -rf "$D"
 }
-trap on_exit EXIT
 
 export PGHOST=$D PGPORT=$CRON_PORT
-psql_q() { PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
-sql() { psql_q -At -F $'\t' -d "$DB" "$@"; }
 # sql_as ROLE QUERY
 sql_as() { psql_q -At -F $'\t' -d "$DB" -U "$1" -c "$2"; }
 
 echo "== $SUITE: own cluster in $D, port $CRON_PORT, waiting at most ${CRON_WAIT}s"
-as_postgres "$PG_BIN/initdb" -D "$D/data" -A trust -U postgres --no-sync >"$D/initdb.log" 2>&1
+server_init "$D/data" "$D/initdb.log" --no-sync
 cat >>"$D/data/postgresql.conf" <<EOF
 # test/cron: the README recipe
 shared_preload_libraries = 'pg_cron'
@@ -104,43 +59,39 @@ port = $CRON_PORT
 unix_socket_directories = '$D'
 fsync = off
 EOF
-start() {
-	as_postgres "$PG_BIN/pg_ctl" -D "$D/data" -l "$D/log" -w -t 60 start >/dev/null
-	started=1
-}
-start
+server_start "$D/data" "$D/log"
 psql_q -d postgres -c "CREATE DATABASE $DB" >/dev/null
 # the launcher gives up on a missing database: restart it now that one exists
-stop_cluster
-start
-ok "a cluster with shared_preload_libraries = 'pg_cron' starts"
+server_stop "$D/data" fast || true
+server_start "$D/data" "$D/log"
+pass "a cluster with shared_preload_libraries = 'pg_cron' starts"
 
-sql -c "CREATE EXTENSION pg_cron" >/dev/null
-sql -c "CREATE EXTENSION $EXT" >/dev/null
-cron_version=$(sql -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_cron'")
-echo "   pg_cron $cron_version, $EXT $(sql -c "SELECT extversion FROM pg_extension WHERE extname = '$EXT'")"
+sql "$DB" "CREATE EXTENSION pg_cron" >/dev/null
+sql "$DB" "CREATE EXTENSION $EXT" >/dev/null
+cron_version=$(sql "$DB" "SELECT extversion FROM pg_extension WHERE extname = 'pg_cron'")
+echo "   pg_cron $cron_version, $EXT $(sql "$DB" "SELECT extversion FROM pg_extension WHERE extname = '$EXT'")"
 
 # The scheduling roles: the job runs as the role that scheduled it.
-sql -c "CREATE ROLE $WRITER LOGIN;
-        GRANT USAGE ON SCHEMA cron TO $WRITER;
-        GRANT USAGE ON SCHEMA $EXT TO $WRITER;
-        GRANT SELECT, INSERT, UPDATE, DELETE ON $EXT.batch, $EXT.batch_state_membership TO $WRITER;
-        CREATE ROLE $NOBODY LOGIN;
-        GRANT USAGE ON SCHEMA cron TO $NOBODY;
-        GRANT USAGE ON SCHEMA $EXT TO $NOBODY;" >/dev/null
+sql "$DB" "CREATE ROLE $WRITER LOGIN;
+           GRANT USAGE ON SCHEMA cron TO $WRITER;
+           GRANT USAGE ON SCHEMA $EXT TO $WRITER;
+           GRANT SELECT, INSERT, UPDATE, DELETE ON $EXT.batch, $EXT.batch_state_membership TO $WRITER;
+           CREATE ROLE $NOBODY LOGIN;
+           GRANT USAGE ON SCHEMA cron TO $NOBODY;
+           GRANT USAGE ON SCHEMA $EXT TO $NOBODY;" >/dev/null
 
 # batches, then drift of every kind
-sql -c "SELECT $EXT.create_batch('c/' || i, 'cq', 'created') FROM generate_series(1, 20) i" >/dev/null
-sql -c "SELECT $EXT.update_state('c/' || i, 1, CASE WHEN i % 3 = 0 THEN 'failed' ELSE 'scored' END)
-        FROM generate_series(1, 10) i" >/dev/null
-sql -c "COPY (SELECT * FROM $EXT.batch ORDER BY id COLLATE \"C\") TO STDOUT" >"$D/batch.before"
-sql -c "SELECT $EXT.membership_remove('cq', 'scored', 'c/1');
-        SELECT $EXT.membership_remove('cq', 'created', 'c/20');
-        SELECT $EXT.membership_add('cq', 'merging', 'c/2');
-        SELECT $EXT.membership_add('cq', 'failed', 'c/3');
-        SELECT $EXT.membership_add('cq', 'created', 'c/ghost');
-        SELECT $EXT.batch_create('c/primitive', 'cq', 'speculating')" >/dev/null
-drift=$(sql -c "SELECT problem || ' ' || batch_id FROM $EXT.verify() ORDER BY 1" | tr '\n' ',')
+sql "$DB" "SELECT $EXT.create_batch('c/' || i, 'cq', 'created') FROM generate_series(1, 20) i" >/dev/null
+sql "$DB" "SELECT $EXT.update_state('c/' || i, 1, CASE WHEN i % 3 = 0 THEN 'failed' ELSE 'scored' END)
+           FROM generate_series(1, 10) i" >/dev/null
+sql "$DB" "COPY (SELECT * FROM $EXT.batch ORDER BY id COLLATE \"C\") TO STDOUT" >"$D/batch.before"
+sql "$DB" "SELECT $EXT.membership_remove('cq', 'scored', 'c/1');
+           SELECT $EXT.membership_remove('cq', 'created', 'c/20');
+           SELECT $EXT.membership_add('cq', 'merging', 'c/2');
+           SELECT $EXT.membership_add('cq', 'failed', 'c/3');
+           SELECT $EXT.membership_add('cq', 'created', 'c/ghost');
+           SELECT $EXT.batch_create('c/primitive', 'cq', 'speculating')" >/dev/null
+drift=$(sql "$DB" "SELECT problem || ' ' || batch_id FROM $EXT.verify() ORDER BY 1" | tr '\n' ',')
 check_eq "drift before the job runs" "$drift" \
 	"dangling c/ghost,missing c/1,missing c/20,missing c/primitive,stale c/2,stale c/3,"
 
@@ -156,19 +107,19 @@ check_eq "pg_cron rejects a malformed schedule" \
 job=$(sql_as "$WRITER" "SELECT cron.schedule('batchstate-reconcile', '$schedule', 'SELECT batchstate.reconcile()')")
 job_nogrant=$(sql_as "$NOBODY" "SELECT cron.schedule('batchstate-reconcile-nogrant', '$schedule', 'SELECT batchstate.reconcile()')")
 check_eq "the writer's job is in cron.job (schedule, command, database, user)" \
-	"$(sql -c "SELECT jobname, schedule, command, database, username, active FROM cron.job WHERE jobid = $job")" \
+	"$(sql "$DB" "SELECT jobname, schedule, command, database, username, active FROM cron.job WHERE jobid = $job")" \
 	"batchstate-reconcile	$schedule	SELECT batchstate.reconcile()	$DB	$WRITER	t"
-scheduled_at=$(sql -c "SELECT now()")
+scheduled_at=$(sql "$DB" "SELECT now()")
 
 # Wait, bounded: the drift repaired and both jobs finished a run.
 echo "== waiting for pg_cron (up to ${CRON_WAIT}s)"
 t0=$SECONDS
 while :; do
-	state=$(sql -c "SELECT (SELECT count(*) FROM $EXT.verify()) || ' '
-	                    || (SELECT count(*) FROM cron.job_run_details
-	                        WHERE jobid = $job AND status IN ('succeeded', 'failed')) || ' '
-	                    || (SELECT count(*) FROM cron.job_run_details
-	                        WHERE jobid = $job_nogrant AND status IN ('succeeded', 'failed'))")
+	state=$(sql "$DB" "SELECT (SELECT count(*) FROM $EXT.verify()) || ' '
+	                       || (SELECT count(*) FROM cron.job_run_details
+	                           WHERE jobid = $job AND status IN ('succeeded', 'failed')) || ' '
+	                       || (SELECT count(*) FROM cron.job_run_details
+	                           WHERE jobid = $job_nogrant AND status IN ('succeeded', 'failed'))")
 	read -r left runs runs_nogrant <<<"$state"
 	if ((left == 0 && runs > 0 && runs_nogrant > 0)); then break; fi
 	if ((SECONDS - t0 >= CRON_WAIT)); then break; fi
@@ -178,38 +129,25 @@ echo "   after $((SECONDS - t0))s: $left drift rows left, $runs finished run(s) 
 
 check_eq "verify() is empty: the scheduled reconcile() repaired the drift" "$left" 0
 check_eq "cron.job_run_details shows a succeeded run of the writer's job" \
-	"$(sql -c "SELECT status, return_message, username, database FROM cron.job_run_details
-	           WHERE jobid = $job AND status IN ('succeeded', 'failed') ORDER BY runid LIMIT 1")" \
+	"$(sql "$DB" "SELECT status, return_message, username, database FROM cron.job_run_details
+	              WHERE jobid = $job AND status IN ('succeeded', 'failed') ORDER BY runid LIMIT 1")" \
 	"succeeded	1 row	$WRITER	$DB"
 check_eq "the run started after the job was scheduled" \
-	"$(sql -c "SELECT bool_and(start_time >= '$scheduled_at') FROM cron.job_run_details WHERE jobid = $job")" "t"
-nogrant=$(sql -c "SELECT status || ': ' || return_message FROM cron.job_run_details
-                  WHERE jobid = $job_nogrant AND status IN ('succeeded', 'failed') ORDER BY runid LIMIT 1")
-case $nogrant in
-"failed: ERROR:  permission denied"*) ok "a role without the writer grants: the job fails with permission denied" ;;
-*)
-	not_ok "a role without the writer grants: the job fails with permission denied"
-	printf '    got: %s\n' "$nogrant"
-	;;
-esac
-sql -c "COPY (SELECT * FROM $EXT.batch ORDER BY id COLLATE \"C\") TO STDOUT" | grep -v '^c/primitive	' >"$D/batch.after"
-if diff -u "$D/batch.before" "$D/batch.after" >"$D/batch.diff"; then
-	ok "the scheduled reconcile() left every batch row as it was"
-else
-	not_ok "the scheduled reconcile() left every batch row as it was"
-	head -n 20 "$D/batch.diff" | sed 's/^/    /'
-fi
+	"$(sql "$DB" "SELECT bool_and(start_time >= '$scheduled_at') FROM cron.job_run_details WHERE jobid = $job")" "t"
+nogrant=$(sql "$DB" "SELECT status || ': ' || return_message FROM cron.job_run_details
+                     WHERE jobid = $job_nogrant AND status IN ('succeeded', 'failed') ORDER BY runid LIMIT 1")
+check_match "a role without the writer grants: the job fails with permission denied" \
+	"$nogrant" '^failed: ERROR:  permission denied'
+sql "$DB" "COPY (SELECT * FROM $EXT.batch ORDER BY id COLLATE \"C\") TO STDOUT" | grep -v '^c/primitive	' >"$D/batch.after"
+check_same_file "the scheduled reconcile() left every batch row as it was" "$D/batch.after" "$D/batch.before"
 check_eq "membership: exactly one row per non-terminal batch, under its state" \
-	"$(sql -c "SELECT count(*) FILTER (WHERE m.batch_id IS NULL) || ' ' || count(*)
-	           FROM $EXT.batch b LEFT JOIN $EXT.batch_state_membership m
-	             ON m.queue = b.queue AND m.state = b.state AND m.batch_id = b.id
-	           WHERE NOT $EXT.is_terminal(b.state)") $(sql -c "SELECT count(*) FROM $EXT.batch_state_membership")" \
+	"$(sql "$DB" "SELECT count(*) FILTER (WHERE m.batch_id IS NULL) || ' ' || count(*)
+	              FROM $EXT.batch b LEFT JOIN $EXT.batch_state_membership m
+	                ON m.queue = b.queue AND m.state = b.state AND m.batch_id = b.id
+	              WHERE NOT $EXT.is_terminal(b.state)") $(sql "$DB" "SELECT count(*) FROM $EXT.batch_state_membership")" \
 	"0 18 18"
 
 check_eq "cron.unschedule removes the job" \
 	"$(sql_as "$WRITER" "SELECT cron.unschedule('batchstate-reconcile')")" "t"
 
-DONE=1
-cleanup
-trap - EXIT
-finish
+suite_end

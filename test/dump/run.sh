@@ -10,14 +10,14 @@
 # REPO, PG_BIN; SEED (integer), SCALE (batches), JOBS (parallel restore).
 set -euo pipefail
 
-REPO=${REPO:-$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)}
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-export PGUSER=${PGUSER:-postgres}
+# shellcheck source=test/lib.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/../lib.sh"
+suite_start dump
+
 SEED=${SEED:-777}
 SCALE=${SCALE:-500}
 JOBS=${JOBS:-2}
 BASE_VERSION=${BASE_VERSION:-1.0}
-SUITE=dump
 EXT=batchstate
 DB=batchstate_dump
 ROLE=batchstate_dump_reader
@@ -25,68 +25,21 @@ UPGRADE_DIR=$REPO/test/upgrade # catalog.sql, compare_catalog.pl, workload.sql
 TMP=$(mktemp -d)
 chmod 755 "$TMP"
 
-PASS=0 FAIL=0
-ok() {
-	PASS=$((PASS + 1))
-	echo "ok - $*"
-}
-not_ok() {
-	FAIL=$((FAIL + 1))
-	echo "FAIL - $*"
-}
-check_eq() {
-	if [[ "$2" == "$3" ]]; then ok "$1"; else
-		not_ok "$1"
-		printf '    got:  %s\n    want: %s\n' "$2" "$3"
-	fi
-}
-check_same_file() {
-	if diff -u "$3" "$2" >"$TMP/diff"; then ok "$1"; else
-		not_ok "$1 (diff: - expected, + found)"
-		head -n 40 "$TMP/diff" | sed 's/^/    /'
-	fi
-}
-# check_cmd NAME COMMAND...: the command succeeds (its output shown on failure)
-check_cmd() {
-	local name=$1
-	shift
-	if "$@" >"$TMP/cmd.out" 2>&1; then ok "$name"; else
-		not_ok "$name"
-		tail -n 20 "$TMP/cmd.out" | sed 's/^/    /'
-	fi
-}
-
-psql_q() { PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
-sql() { psql_q -At -F $'\t' -d "$1" -c "$2"; }
-sqlstate() {
-	local out
-	if out=$(PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/psql" -X -q -At -d "$1" \
-		-v ON_ERROR_STOP=1 -v VERBOSITY=verbose -c "$2" 2>&1); then
-		echo ''
-	else
-		sed -n 's/^ERROR:  \([0-9A-Z]\{5\}\):.*/\1/p' <<<"$out" | head -n 1
-	fi
-}
-drop_db() { psql_q -d postgres -c "DROP DATABASE IF EXISTS \"$1\"" >/dev/null; }
-new_db() {
-	drop_db "$1"
-	psql_q -d postgres -c "CREATE DATABASE \"$1\" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'" >/dev/null
-}
 catalog() { psql_q -d "$1" -f "$UPGRADE_DIR/catalog.sql" >"$2"; }
 compare_catalog() {
 	local out rc=0
 	out=$(perl "$UPGRADE_DIR/compare_catalog.pl" "$2" "$4" "$1" "$3") || rc=$?
 	if [[ -z "$out" ]]; then
-		not_ok "catalog comparison $1 = $3 ran (exit $rc)"
+		fail "catalog comparison $1 = $3 ran (exit $rc)"
 		return
 	fi
 	# one summary line per comparison; the differing objects in full
 	local good bad
 	good=$(grep -c '^ok - ' <<<"$out" || true)
 	bad=$(grep -c '^FAIL - ' <<<"$out" || true)
-	if ((bad == 0)); then ok "catalog of $1 = catalog of $3 ($good objects)"; else
-		not_ok "catalog of $1 = catalog of $3 ($bad of $((good + bad)) objects differ)"
-		grep -v '^ok - ' <<<"$out" | sed 's/^/    /'
+	if ((bad == 0)); then pass "catalog of $1 = catalog of $3 ($good objects)"; else
+		fail "catalog of $1 = catalog of $3 ($bad of $((good + bad)) objects differ)" \
+			"$(grep -v '^ok - ' <<<"$out")"
 	fi
 }
 snapshot() {
@@ -98,23 +51,13 @@ snapshot() {
 }
 
 DBS=("$DB" "${DB}_plain" "${DB}_custom" "${DB}_directory" "${DB}_old" "${DB}_old_restored")
-cleanup() {
+# shellcheck disable=SC2317 # run by test/lib.sh when the suite exits
+suite_cleanup() {
 	local d
 	for d in "${DBS[@]}"; do drop_db "$d" 2>/dev/null || true; done
 	psql_q -d postgres -c "DROP ROLE IF EXISTS $ROLE" >/dev/null 2>&1 || true
 	rm -rf "$TMP"
 }
-DONE=0
-on_exit() {
-	local rc=$?
-	cleanup
-	if ((!DONE)); then
-		not_ok "$SUITE stopped early (exit status $rc; see the output above)"
-		echo "$SUITE: $PASS passed, $FAIL failed"
-		exit 1
-	fi
-}
-trap on_exit EXIT
 
 seed_float=$(awk -v s="$SEED" 'BEGIN { printf "%.6f", (s % 1000000) / 1000000 }')
 echo "== $SUITE: SEED=$SEED (setseed $seed_float) SCALE=$SCALE JOBS=$JOBS"
@@ -207,8 +150,4 @@ check_same_file "the $BASE_VERSION dump: batch rows intact" "$TMP/old_restored.b
 check_same_file "the $BASE_VERSION dump: membership rows intact" "$TMP/old_restored.membership" "$TMP/old.membership"
 check_same_file "the $BASE_VERSION dump: same drift" "$TMP/old_restored.verify" "$TMP/old.verify"
 
-DONE=1
-cleanup
-trap - EXIT
-echo "$SUITE: $PASS passed, $FAIL failed"
-((FAIL == 0 && PASS > 0))
+suite_end

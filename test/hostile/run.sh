@@ -34,10 +34,11 @@
 # drops them at the end.  Last line: "hostile: N passed, M failed".
 set -euo pipefail
 
+# shellcheck source=test/lib.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/../lib.sh"
+suite_start hostile
+
 HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
-REPO=${REPO:-$(cd -- "$HERE/../.." && pwd -P)}
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-export PGUSER=${PGUSER:-postgres} PG_BIN
 HOSTILE_BIG_BYTES=${HOSTILE_BIG_BYTES:-1048576}
 HOSTILE_BIG_ELEMS=${HOSTILE_BIG_ELEMS:-100000}
 HOSTILE_KEEP=${HOSTILE_KEEP:-0}
@@ -52,62 +53,32 @@ EVIL_PATH='evil, pg_catalog, batchstate'
 PLAIN_PATH='"$user", public'
 
 WORK=$(mktemp -d /tmp/batchstate-hostile.XXXXXX)
-passed=0
-failed=0
-finished=0
-
-pass() {
-	passed=$((passed + 1))
-	echo "ok - $*"
-}
-fail() {
-	failed=$((failed + 1))
-	echo "not ok - $*"
-}
-# check NAME GOT WANT
-check() {
-	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: got \"$2\", expected \"$3\""; fi
-}
-# sql DB ARGS...: quiet psql, stop at the first error
-sql() {
-	local db=$1
-	shift
-	"$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"
-}
 # value SQL: one value from the test database, unaligned
-value() { sql "$DB" -At -c "$1"; }
+value() { psql_x -d "$DB" -At -c "$1"; }
 
 drop_all() {
-	sql postgres -c "DROP DATABASE IF EXISTS $DB" 2>/dev/null || true
+	drop_db "$DB" 2>/dev/null || true
 	local r
 	for r in "${ROLES[@]}"; do
-		sql postgres -c "DROP ROLE IF EXISTS $r" 2>/dev/null || true
+		psql_x -d postgres -c "DROP ROLE IF EXISTS $r" 2>/dev/null || true
 	done
 }
 
-cleanup() {
-	local rc=$?
-	set +e
-	if ((finished == 0)); then
-		fail "run.sh stopped early (exit status $rc); work files in $WORK"
-		HOSTILE_KEEP=1
-	fi
-	if [ "$HOSTILE_KEEP" = 1 ]; then
+# HOSTILE_KEEP=1, or stopped early: keep the database and the work files
+# shellcheck disable=SC2317 # run by test/lib.sh when the suite exits
+suite_cleanup() {
+	if [ "$HOSTILE_KEEP" = 1 ] || ((!SUITE_FINISHED)); then
 		echo "# kept database $DB and $WORK"
 	else
 		drop_all
 		rm -rf -- "$WORK"
 	fi
-	echo "hostile: $passed passed, $failed failed"
-	if ((failed == 0 && passed > 0)); then exit 0; fi
-	exit 1
 }
-trap cleanup EXIT
 
 echo "# hostile: server $PGHOST:$PGPORT, database $DB, big strings $HOSTILE_BIG_BYTES bytes, big arrays $HOSTILE_BIG_ELEMS elements"
 drop_all
-sql postgres -c "CREATE DATABASE $DB TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C'"
-sql "$DB" -c 'CREATE EXTENSION batchstate' -f "$HERE/sql/evil.sql" -f "$HERE/sql/helpers.sql"
+new_db "$DB"
+psql_x -d "$DB" -c 'CREATE EXTENSION batchstate' -f "$HERE/sql/evil.sql" -f "$HERE/sql/helpers.sql"
 started=$(value 'SELECT pg_postmaster_start_time()')
 
 # --- 1. catalog -------------------------------------------------------------
@@ -116,9 +87,9 @@ ext_functions="SELECT p.oid FROM pg_proc p JOIN pg_depend d
     ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
     AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
     JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'batchstate'"
-check "the extension has the 22 functions of API.md" \
+check_eq "the extension has the 22 functions of API.md" \
 	"$(value "SELECT count(*) FROM ($ext_functions) f")" 22
-check "no function of the extension is SECURITY DEFINER" \
+check_eq "no function of the extension is SECURITY DEFINER" \
 	"$(value "SELECT coalesce(string_agg(oid::regprocedure::text, ', '), 'none')
 	          FROM pg_proc WHERE prosecdef AND oid IN ($ext_functions)")" none
 
@@ -126,7 +97,7 @@ check "no function of the extension is SECURITY DEFINER" \
 echo "# search_path: schema evil first (SET search_path = $EVIL_PATH)"
 decoys=$(value 'SELECT evil.md5_decoys()')
 # controls: the traps are live under the evil path
-control=$(sql "$DB" -At <<EOF
+control=$(psql_x -d "$DB" -At <<EOF
 SET search_path = $EVIL_PATH;
 SELECT hostile.try(\$\$'a'::text = 'b'::text\$\$);
 SELECT hostile.try(\$\$1 = 1\$\$);
@@ -135,15 +106,15 @@ SELECT hostile.try(\$\$(SELECT string_agg(x, ',' ORDER BY x COLLATE "C") FROM (V
 SELECT hostile.try(\$\$(SELECT count(*) FROM batch)\$\$);
 EOF
 )
-check "control: under the evil path an unqualified text = hits the trap" \
+check_eq "control: under the evil path an unqualified text = hits the trap" \
 	"$(sed -n 1p <<<"$control" | cut -c1-32)" "P0001: evil text operator called"
-check "control: under the evil path an unqualified int4 = hits the trap" \
+check_eq "control: under the evil path an unqualified int4 = hits the trap" \
 	"$(sed -n 2p <<<"$control" | cut -c1-32)" "P0001: evil int4 operator called"
-check "control: under the evil path an unqualified float8 <> hits the trap" \
+check_eq "control: under the evil path an unqualified float8 <> hits the trap" \
 	"$(sed -n 3p <<<"$control" | cut -c1-34)" "P0001: evil float8 operator called"
-check "control: under the evil path COLLATE \"C\" is evil's (a before B)" \
+check_eq "control: under the evil path COLLATE \"C\" is evil's (a before B)" \
 	"$(sed -n 4p <<<"$control")" "ok: a,B"
-check "control: under the evil path an unqualified batch is evil's" \
+check_eq "control: under the evil path an unqualified batch is evil's" \
 	"$(sed -n 5p <<<"$control")" "ok: 4"
 value "SELECT setval('evil.shadow_calls', 1, false)" >/dev/null
 
@@ -151,55 +122,45 @@ value "SELECT setval('evil.shadow_calls', 1, false)" >/dev/null
 calls() {
 	local path=$1
 	shift
-	sql "$DB" -v path="$path" -f "$HERE/sql/calls.sql" "$@" 2>&1
+	psql_x -d "$DB" -v path="$path" -f "$HERE/sql/calls.sql" "$@" 2>&1
 }
 calls "$PLAIN_PATH" >"$WORK/plain.out" || true
 calls "$EVIL_PATH" >"$WORK/evil.out" || true
 calls "$EVIL_PATH" -c "\\set path '$PLAIN_PATH'" -f "$HERE/sql/calls.sql" >"$WORK/evil-then-plain.out" || true
 calls "$PLAIN_PATH" -c "\\set path '$EVIL_PATH'" -f "$HERE/sql/calls.sql" >"$WORK/plain-then-evil.out" || true
-sql "$DB" -f "$HERE/sql/temp_shadow.sql" -v path="$EVIL_PATH" -f "$HERE/sql/calls.sql" \
+psql_x -d "$DB" -f "$HERE/sql/temp_shadow.sql" -v path="$EVIL_PATH" -f "$HERE/sql/calls.sql" \
 	-f "$HERE/sql/temp_check.sql" >"$WORK/temp.out" 2>&1 || true
 PGOPTIONS='-c batchstate.notify_channel=hostile' calls "$PLAIN_PATH" >"$WORK/plain-notify.out" || true
 PGOPTIONS='-c batchstate.notify_channel=hostile' calls "$EVIL_PATH" >"$WORK/evil-notify.out" || true
 cat "$WORK/plain.out" "$WORK/plain.out" >"$WORK/plain-twice.out"
 
 if grep -q 'ERROR' "$WORK/plain.out" || ! grep -q 'q2/x' "$WORK/plain.out"; then
-	fail "calls.sql runs cleanly under the default path"
-	head -n 40 "$WORK/plain.out" | sed 's/^/#   /'
+	fail "calls.sql runs cleanly under the default path" "$(head -n 40 "$WORK/plain.out")"
 else
 	pass "calls.sql runs cleanly under the default path ($(wc -l <"$WORK/plain.out") lines of output)"
 fi
-# same_output NAME FILE EXPECTED-FILE
-same_output() {
-	if cmp -s "$2" "$3"; then
-		pass "$1"
-	else
-		fail "$1 (diff below: < expected, > got)"
-		diff "$3" "$2" | head -n 30 | sed 's/^/#   /' || true
-	fi
-}
-same_output "evil path, fresh session: same output as the default path" \
+check_same_file "evil path, fresh session: same output as the default path" \
 	"$WORK/evil.out" "$WORK/plain.out"
-same_output "evil path then default path in one session (plans first prepared under evil)" \
+check_same_file "evil path then default path in one session (plans first prepared under evil)" \
 	"$WORK/evil-then-plain.out" "$WORK/plain-twice.out"
-same_output "default path then evil path in one session (plans first prepared under the default)" \
+check_same_file "default path then evil path in one session (plans first prepared under the default)" \
 	"$WORK/plain-then-evil.out" "$WORK/plain-twice.out"
-same_output "evil path with batchstate.notify_channel set (every move on the slow path): same output" \
+check_same_file "evil path with batchstate.notify_channel set (every move on the slow path): same output" \
 	"$WORK/evil-notify.out" "$WORK/plain-notify.out"
 head -n -1 "$WORK/temp.out" >"$WORK/temp-calls.out"
-same_output "evil path and temporary tables batch, batch_state_membership: same output" \
+check_same_file "evil path and temporary tables batch, batch_state_membership: same output" \
 	"$WORK/temp-calls.out" "$WORK/plain.out"
-check "the temporary decoy tables are untouched" \
+check_eq "the temporary decoy tables are untouched" \
 	"$(tail -n 1 "$WORK/temp.out")" \
 	"(q1/b1,q1,{temp},{},0.33,merging,33)|(q1/temp,q1,{temp},{},0.33,created,33)#(q1,created,q1/temp)|(q1,merging,q1/b1)|(q1,succeeded,q1/temp)"
-check "no shadow operator was ever called (evil.shadow_calls unused)" \
+check_eq "no shadow operator was ever called (evil.shadow_calls unused)" \
 	"$(value 'SELECT is_called FROM evil.shadow_calls')" f
-check "the shadow tables evil.batch, evil.batch_state_membership are untouched" \
+check_eq "the shadow tables evil.batch, evil.batch_state_membership are untouched" \
 	"$(value 'SELECT evil.md5_decoys()')" "$decoys"
 
 # --- 3. privileges ----------------------------------------------------------
 echo "# privileges: $R_NOBODY (no grant), $R_USAGE (USAGE only), $R_READER, $R_WRITER"
-sql "$DB" <<EOF
+psql_x -d "$DB" <<EOF
 SET client_min_messages = warning;
 CREATE ROLE $R_NOBODY;
 CREATE ROLE $R_USAGE;
@@ -212,7 +173,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE
     ON batchstate.batch, batchstate.batch_state_membership TO $R_WRITER;
 EOF
 
-check "PUBLIC has no privilege on schema batchstate or its tables" \
+check_eq "PUBLIC has no privilege on schema batchstate or its tables" \
 	"$(value "SELECT has_schema_privilege('$R_NOBODY', 'batchstate', 'USAGE')
 	          OR has_table_privilege('$R_NOBODY', 'batchstate.batch', 'SELECT, INSERT, UPDATE, DELETE')
 	          OR has_table_privilege('$R_NOBODY', 'batchstate.batch_state_membership',
@@ -296,22 +257,13 @@ case_line() {
 run_cases() {
 	local name
 	name=$(basename "$1" .tsv)${2:+-$2}
-	local out=$WORK/$name.out line
-	HOSTILE_DB=$DB HOSTILE_LOG=$WORK/$name.log HOSTILE_LABEL=${2:+[$2]} PGOPTIONS=${3:-} \
-		perl "$HERE/cases.pl" "$1" >"$out" || true
-	grep -v '^cases: ' "$out" || true
-	line=$(tail -n 1 "$out")
-	if [[ $line =~ ^cases:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
-		passed=$((passed + BASH_REMATCH[1]))
-		failed=$((failed + BASH_REMATCH[2]))
-	else
-		fail "cases.pl $1 did not finish: $line"
-	fi
+	run_driver cases env HOSTILE_DB="$DB" HOSTILE_LOG="$WORK/$name.log" HOSTILE_LABEL="${2:+[$2]}" \
+		PGOPTIONS="${3:-}" perl "$HERE/cases.pl" "$1"
 }
 run_cases "$WORK/privileges.tsv"
 
 # the prune of a list needs the writer's privileges and a read-write transaction
-prune=$(sql "$DB" -At <<EOF
+prune=$(psql_x -d "$DB" -At <<EOF
 SELECT hostile.reset();
 SET ROLE $R_READER;
 SELECT count(*) FROM batchstate.list_batches('q1', 'succeeded');
@@ -329,11 +281,11 @@ RESET ROLE;
 SELECT count(*) FROM batchstate.membership_list_ids('q1', 'succeeded');
 EOF
 )
-check "a reader's list returns the terminal batch and leaves its row" \
+check_eq "a reader's list returns the terminal batch and leaves its row" \
 	"$(sed -n 2,3p <<<"$prune" | paste -sd,)" "1,1"
-check "a writer's list in a read-only transaction leaves the row" \
+check_eq "a writer's list in a read-only transaction leaves the row" \
 	"$(sed -n 4,5p <<<"$prune" | paste -sd,)" "1,1"
-check "a writer's list in a read-write transaction prunes the row" \
+check_eq "a writer's list in a read-write transaction prunes the row" \
 	"$(sed -n 6,7p <<<"$prune" | paste -sd,)" "1,0"
 
 # --- 4. bad-input corpus ----------------------------------------------------
@@ -347,18 +299,18 @@ run_cases "$WORK/corpus.tsv" notify '-c batchstate.notify_channel=hostile'
 # --- 5. notifications -------------------------------------------------------
 echo "# batchstate.notify_channel: its values, and the payloads of hostile ids"
 run_cases "$HERE/notify.tsv"
-sql "$DB" -f "$HERE/sql/payloads.sql" >"$WORK/payloads.out" 2>&1 || true
+psql_x -d "$DB" -f "$HERE/sql/payloads.sql" >"$WORK/payloads.out" 2>&1 || true
 perl "$HERE/payloads.pl" <"$WORK/payloads.out" >"$WORK/payloads.checks"
-check "a listening session gets six notifications for three creates and three moves" \
+check_eq "a listening session gets six notifications for three creates and three moves" \
 	"$(sed -n 1p "$WORK/payloads.checks")" "payloads 6"
-check "an id with quotes, backslash, control, non-BMP and U+2028 characters: exact JSON" \
+check_eq "an id with quotes, backslash, control, non-BMP and U+2028 characters: exact JSON" \
 	"$(sed -n 2,3p "$WORK/payloads.checks" | paste -sd' ')" "good 0 good 1"
-check "a 1024-byte id of control characters (6 kB escaped): JSON without the queue, under 8000 bytes" \
+check_eq "a 1024-byte id of control characters (6 kB escaped): JSON without the queue, under 8000 bytes" \
 	"$(sed -n 4,5p "$WORK/payloads.checks" | paste -sd' ')" "good 2 good 3"
-check "a 1024-byte id of four-byte characters, a queue of 1024 quotes (2 kB escaped): exact JSON with the queue" \
+check_eq "a 1024-byte id of four-byte characters, a queue of 1024 quotes (2 kB escaped): exact JSON with the queue" \
 	"$(sed -n 6,7p "$WORK/payloads.checks" | paste -sd' ')" "good 4 good 5"
 
 # --- the server -------------------------------------------------------------
-check "the postmaster was not restarted" "$(value 'SELECT pg_postmaster_start_time()')" "$started"
+check_eq "the postmaster was not restarted" "$(value 'SELECT pg_postmaster_start_time()')" "$started"
 
-finished=1
+suite_end

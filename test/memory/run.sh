@@ -32,8 +32,10 @@
 # Last line: "memory: N passed, M failed".
 set -euo pipefail
 
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-export PGUSER=${PGUSER:-postgres}
+# shellcheck source=test/lib.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/../lib.sh"
+suite_start memory
+
 if [ "${MEMORY_BIG:-0}" = 1 ]; then
 	MEMORY_CALLS=${MEMORY_CALLS:-1000000}
 	MEMORY_BATCHES=${MEMORY_BATCHES:-1000000}
@@ -46,44 +48,21 @@ WORK_MEM_KB=4096
 DB=batchstate_memory
 BOUND=$((MEMORY_BOUND_KB * 1024))
 
-passed=0
-failed=0
-finished=0
 WORK=$(mktemp -d /tmp/batchstate-memory.XXXXXX)
 
-pass() {
-	passed=$((passed + 1))
-	echo "ok - $*"
-}
-fail() {
-	failed=$((failed + 1))
-	echo "not ok - $*"
-}
-sql() {
-	local db=$1
-	shift
-	"$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"
-}
-cleanup() {
-	local rc=$?
-	set +e
-	if ((finished == 0)); then
-		fail "run.sh stopped early (exit status $rc)"
-		[ -s "$WORK/session.err" ] && sed 's/^/#   /' "$WORK/session.err" | head -n 20
+# shellcheck disable=SC2317 # run by test/lib.sh when the suite exits
+suite_cleanup() {
+	if ((!SUITE_FINISHED)) && [ -s "$WORK/session.err" ]; then
+		sed 's/^/#   /' "$WORK/session.err" | head -n 20
 	fi
-	sql postgres -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1
+	drop_db "$DB" >/dev/null 2>&1
 	rm -rf -- "$WORK"
-	echo "memory: $passed passed, $failed failed"
-	if ((failed == 0 && passed > 0)); then exit 0; fi
-	exit 1
 }
-trap cleanup EXIT
 
 echo "# memory: $MEMORY_CALLS calls of each function after $MEMORY_WARM warm-up calls;" \
 	"$MEMORY_BATCHES live batches listed; bound $MEMORY_BOUND_KB KB"
-sql postgres -c "DROP DATABASE IF EXISTS $DB" 2>/dev/null
-sql postgres -c "CREATE DATABASE $DB TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C'"
-sql "$DB" <<'EOF'
+new_db "$DB"
+psql_x -d "$DB" <<'EOF'
 SET client_min_messages = warning;
 CREATE EXTENSION batchstate;
 CREATE SCHEMA memtest;
@@ -190,7 +169,7 @@ EOF
 } >"$WORK/session.sql"
 
 start=$SECONDS
-sql "$DB" -At ${MEMORY_TIMING:+-c "\\timing on"} -f "$WORK/session.sql" >"$WORK/session.out" 2>"$WORK/session.err"
+psql_x -d "$DB" -At ${MEMORY_TIMING:+-c "\\timing on"} -f "$WORK/session.sql" >"$WORK/session.out" 2>"$WORK/session.err"
 [ -n "${MEMORY_TIMING:-}" ] && cp "$WORK/session.out" "$MEMORY_TIMING"
 echo "# one session ran every call in $((SECONDS - start)) s"
 
@@ -253,11 +232,5 @@ my $grow = $after{'list:run:after'} - $after{'list:run:before'};
 check($grow < $bound, "listing queue big leaves nothing behind (after - before = " . kb($grow) . ")");
 EOF
 
-while IFS= read -r line; do
-	case $line in
-	'ok - '*) pass "${line#ok - }" ;;
-	'not ok - '*) fail "${line#not ok - }" ;;
-	*) echo "$line" ;;
-	esac
-done <"$WORK/checks"
-finished=1
+relay_checks <"$WORK/checks"
+suite_end

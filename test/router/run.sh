@@ -17,8 +17,10 @@
 # The last line is "router: N passed, M failed"; exit 0 iff M = 0 and N > 0.
 set -Eeuo pipefail
 
-REPO=${REPO:-$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)}
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+# shellcheck source=test/lib.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/../lib.sh"
+suite_start router
+
 ROUTER_PORT=${ROUTER_PORT:-5461}
 ROUTER_QUEUES=${ROUTER_QUEUES:-50}
 ROUTER_SEED=${ROUTER_SEED:-6}
@@ -26,67 +28,27 @@ ROUTER_INSTALL=${ROUTER_INSTALL:-1}
 ROUTER_KEEP=${ROUTER_KEEP:-0}
 ROUTER_WORKDIR=${ROUTER_WORKDIR:-/tmp}
 
-PASSED=0 FAILED=0 CHECK=0 FINISHED=0
 say() { printf '# %s\n' "$*"; }
-pass() {
-	CHECK=$((CHECK + 1)) PASSED=$((PASSED + 1))
-	printf 'ok %d - %s\n' "$CHECK" "$1"
-}
-fail() {
-	CHECK=$((CHECK + 1)) FAILED=$((FAILED + 1))
-	printf 'not ok %d - %s\n' "$CHECK" "$1"
-	shift
-	local line
-	for line in "$@"; do printf '#   %s\n' "$line"; done
-}
-summary() { printf 'router: %d passed, %d failed\n' "$PASSED" "$FAILED"; }
-# expect NAME EXPECTED ACTUAL
-expect() {
-	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected: $2" "got:      $3"; fi
-}
-# expect_match NAME REGEX ACTUAL
-expect_match() {
-	if [[ $3 =~ $2 ]]; then pass "$1"; else fail "$1" "expected to match: $2" "got: $3"; fi
-}
-bail() {
-	fail "$@"
-	FINISHED=1
-	exit 1
-}
 
 for v in ROUTER_PORT ROUTER_QUEUES ROUTER_SEED; do
-	[[ ${!v} =~ ^[0-9]+$ ]] || {
-		fail "$v must be a number, not \"${!v}\""
-		summary
-		exit 1
-	}
+	[[ ${!v} =~ ^[0-9]+$ ]] || bail "$v must be a number, not \"${!v}\""
 done
-((ROUTER_QUEUES >= 4)) || {
-	fail "ROUTER_QUEUES must be at least 4, not $ROUTER_QUEUES"
-	summary
-	exit 1
-}
+((ROUTER_QUEUES >= 4)) || bail "ROUTER_QUEUES must be at least 4, not $ROUTER_QUEUES"
 
-# Servers refuse to run as root: as root, run them as postgres.
-if ((EUID == 0)); then
-	AS_PG=(runuser -u postgres --)
-	AS_PG_TEXT='runuser -u postgres -- '
-else
-	AS_PG=()
-	AS_PG_TEXT=''
-fi
+# as_pg's prefix (test/lib.sh), for a command line that psql runs
+AS_PG_TEXT=${AS_PG[*]:+${AS_PG[*]} }
 
 NAMES=(router shard0 shard1)
 PORTS=("$ROUTER_PORT" "$((ROUTER_PORT + 1))" "$((ROUTER_PORT + 2))")
 WORK=''
 RDB=batchstate_router SDB=batchstate_router_shard
 
-stop_all() {
+# shellcheck disable=SC2317 # run by test/lib.sh when the suite exits
+suite_cleanup() {
 	local i
 	[ -n "$WORK" ] || return 0
 	for i in 0 1 2; do
-		[ -f "$WORK/${NAMES[i]}/data/postmaster.pid" ] &&
-			"${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$WORK/${NAMES[i]}/data" -m immediate -w stop >/dev/null 2>&1
+		server_stop "$WORK/${NAMES[i]}/data" immediate
 	done
 	if [ "$ROUTER_KEEP" = 1 ]; then
 		say "clusters stopped; their directory is kept: $WORK"
@@ -94,19 +56,6 @@ stop_all() {
 		rm -rf -- "$WORK"
 	fi
 }
-ERR_LINE=''
-trap 'ERR_LINE=$LINENO' ERR
-on_exit() {
-	local rc=$?
-	trap - EXIT INT TERM ERR
-	((FINISHED)) || fail "the suite ran to its end" "it stopped early: exit status $rc near line ${ERR_LINE:-?} of $0"
-	stop_all || true
-	summary
-	if ((rc == 0 && FAILED == 0 && PASSED > 0)); then exit 0; fi
-	exit 1
-}
-trap on_exit EXIT
-trap 'exit 1' INT TERM
 
 # conninfo N: connection string of cluster N's test database
 conninfo() {
@@ -123,18 +72,16 @@ part() {
 q() {
 	local n=$1
 	shift
-	PGOPTIONS='-c client_min_messages=warning' psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$(conninfo "$n")" "$@"
+	psql_q -A -t -d "$(conninfo "$n")" "$@"
 }
 rq() { q 0 -c "$1"; }
 sq() { q "$(($1 + 1))" -c "$2"; }
+# pg_start N, pg_stop N: start or stop cluster N
 pg_start() {
-	local i=$1
-	"${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$WORK/${NAMES[i]}/data" -l "$WORK/${NAMES[i]}/log" -w -t 60 \
-		-o "-p ${PORTS[i]} -k $WORK/${NAMES[i]} -c listen_addresses='' -c fsync=off" start >/dev/null
+	server_start "$WORK/${NAMES[$1]}/data" "$WORK/${NAMES[$1]}/log" \
+		-o "-p ${PORTS[$1]} -k $WORK/${NAMES[$1]} -c listen_addresses='' -c fsync=off"
 }
-pg_stop() {
-	"${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$WORK/${NAMES[$1]}/data" -m fast -w -t 60 stop >/dev/null
-}
+pg_stop() { server_stop "$WORK/${NAMES[$1]}/data" fast; }
 
 say "batchstate_router suite: seed $ROUTER_SEED, $ROUTER_QUEUES queues, ports ${PORTS[*]} (router, shard 0, shard 1)"
 
@@ -163,8 +110,7 @@ for n in "${NAMES[@]}"; do mkdir -p "$WORK/$n"; done
 say "clusters in $WORK"
 pids=()
 for i in 0 1 2; do
-	"${AS_PG[@]}" "$PG_BIN/initdb" -D "$WORK/${NAMES[i]}/data" -A trust -U postgres --no-sync \
-		>"$WORK/${NAMES[i]}/initdb.log" 2>&1 &
+	server_init "$WORK/${NAMES[i]}/data" "$WORK/${NAMES[i]}/initdb.log" --no-sync &
 	pids+=($!)
 done
 ok=1
@@ -177,10 +123,10 @@ else
 fi
 
 for i in 1 2; do
-	psql -X -q -v ON_ERROR_STOP=1 -d "host=$WORK/${NAMES[i]} port=${PORTS[i]} dbname=postgres user=postgres" \
+	psql_x -d "host=$WORK/${NAMES[i]} port=${PORTS[i]} dbname=postgres user=postgres" \
 		-c "CREATE DATABASE $SDB" >/dev/null
 done
-psql -X -q -v ON_ERROR_STOP=1 -d "host=$WORK/router port=${PORTS[0]} dbname=postgres user=postgres" \
+psql_x -d "host=$WORK/router port=${PORTS[0]} dbname=postgres user=postgres" \
 	-c "CREATE DATABASE $RDB" >/dev/null
 
 if out=$(sq 0 "CREATE EXTENSION batchstate" 2>&1 && sq 1 "CREATE EXTENSION batchstate" 2>&1); then
@@ -190,7 +136,7 @@ else
 fi
 if out=$(rq "CREATE EXTENSION batchstate_router CASCADE" 2>&1 &&
 	rq "SELECT batchstate_router.configure(ARRAY['$(part 1)', '$(part 2)'])" 2>&1); then
-	expect "CREATE EXTENSION batchstate_router CASCADE on the router; configure() sets 2 partitions" 2 "$out"
+	check_eq "CREATE EXTENSION batchstate_router CASCADE on the router; configure() sets 2 partitions" "$out" 2
 else
 	bail "CREATE EXTENSION batchstate_router on the router" "$out"
 fi
@@ -210,26 +156,27 @@ END \$f\$" >/dev/null
 # --- the router has the API of a shard ---------------------------------------
 
 got=$(psql -X -A -t -q -d "$(conninfo 1)" -c "CREATE EXTENSION batchstate_router CASCADE" 2>&1 || true)
-expect_match "batchstate_router refuses a database that has batchstate" \
-	'cannot be installed in a database that has the extension batchstate' "$got"
+check_match "batchstate_router refuses a database that has batchstate" \
+	"$got" \
+	'cannot be installed in a database that has the extension batchstate'
 
 SIG="SELECT string_agg(format('%s(%s) -> %s strict=%s set=%s', p.proname,
         pg_get_function_arguments(p.oid), pg_get_function_result(p.oid), p.proisstrict, p.proretset),
         E'\n' ORDER BY p.proname, pg_get_function_arguments(p.oid))
    FROM pg_proc p WHERE p.pronamespace = 'batchstate'::regnamespace"
-expect "router schema batchstate: same function names, arguments, defaults and results as a shard" \
-	"$(sq 0 "$SIG")" "$(rq "$SIG")"
+check_eq "router schema batchstate: same function names, arguments, defaults and results as a shard" \
+	"$(rq "$SIG")" "$(sq 0 "$SIG")"
 TYPE="SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
    FROM pg_attribute a WHERE a.attrelid = 'batchstate.batch'::regclass AND a.attnum > 0 AND NOT a.attisdropped"
-expect "router type batchstate.batch has the columns of the shards' table" "$(sq 0 "$TYPE")" "$(rq "$TYPE")"
+check_eq "router type batchstate.batch has the columns of the shards' table" "$(rq "$TYPE")" "$(sq 0 "$TYPE")"
 
 POLICY="SELECT (SELECT string_agg(s::text, ';') FROM batchstate.states() s)
      || ' ' || batchstate.non_terminal_states()::text || ' ' || batchstate.conflict_states()::text
      || ' ' || (SELECT string_agg(a.state || '>' || b.state || '=' || batchstate.can_transition(a.state, b.state), ',')
                   FROM batchstate.states() a, batchstate.states() b)
      || ' ' || batchstate.is_valid_state('nope') || batchstate.is_terminal('failed') || batchstate.is_halted('cancelling')"
-expect "policy on the router (batchstate's C functions, no shard asked) answers as on a shard" \
-	"$(sq 0 "$POLICY")" "$(rq "$POLICY")"
+check_eq "policy on the router (batchstate's C functions, no shard asked) answers as on a shard" \
+	"$(rq "$POLICY")" "$(sq 0 "$POLICY")"
 
 # --- workload: lifecycles of many queues ---------------------------------------
 
@@ -296,8 +243,9 @@ SELECT string_agg(x, ',') FROM batchstate.membership_list_ids('prim', 'merging')
 SELECT batchstate.membership_remove('prim', 'merging', 'prim/batch/1');
 SELECT count(*) FROM batchstate.membership_list_ids('prim', 'merging');
 SELECT b.contains::text || b.score || b.state || b.version FROM batchstate.batch_get('prim/batch/1') b" 2>&1 | tr '\n' ' ') || true
-expect "primitives through the router: batch_create, batch_update_*, membership_add/list/remove, batch_get" \
-	" t f t  prim/batch/1  0 {lr1,lr2}0.25failed3 " "$out"
+check_eq "primitives through the router: batch_create, batch_update_*, membership_add/list/remove, batch_get" \
+	"$out" \
+	" t f t  prim/batch/1  0 {lr1,lr2}0.25failed3 "
 rq "INSERT INTO public.plan VALUES ('prim', 'prim/batch/1', '{}', 'failed', 3, 0.25)" >/dev/null
 
 # check_plan NAME: every planned batch reads back through the router as planned
@@ -308,7 +256,7 @@ check_plan() {
 	local want got
 	want="$(rq "SELECT count(*) FROM public.plan") batches, 0 differ"
 	got=$(rq "$PLAN_CHECK" 2>&1) || true
-	expect "$1" "$want" "$got"
+	check_eq "$1" "$got" "$want"
 }
 check_plan "batch_get through the router: every batch has its planned state, version and score"
 
@@ -318,21 +266,23 @@ ACTIVE_CHECK="SELECT count(*) FILTER (WHERE e.ids IS DISTINCT FROM g.ids) || ' o
                        WHERE p.queue = q.queue AND NOT batchstate.is_terminal(p.final)) e
   CROSS JOIN LATERAL (SELECT string_agg(b.id, ',') AS ids FROM batchstate.list_active(q.queue) b) g"
 nq=$(rq "SELECT count(DISTINCT queue) FROM public.plan")
-expect "list_active of every queue: its non-terminal batches, in byte order" "0 of $nq queues differ" \
-	"$(rq "$ACTIVE_CHECK" 2>&1)"
-expect "list_batches(queue, VARIADIC states) of every queue (terminal batches have no membership: none listed)" \
-	"0 of $nq queues differ" "$(rq "SELECT count(*) FILTER (WHERE e.ids IS DISTINCT FROM g.ids) || ' of ' || count(*) || ' queues differ'
+check_eq "list_active of every queue: its non-terminal batches, in byte order" \
+	"$(rq "$ACTIVE_CHECK" 2>&1)" "0 of $nq queues differ"
+check_eq "list_batches(queue, VARIADIC states) of every queue (terminal batches have no membership: none listed)" \
+	"$(rq "SELECT count(*) FILTER (WHERE e.ids IS DISTINCT FROM g.ids) || ' of ' || count(*) || ' queues differ'
   FROM (SELECT DISTINCT queue FROM public.plan) q
   CROSS JOIN LATERAL (SELECT string_agg(p.id, ',' ORDER BY p.id COLLATE \"C\") AS ids FROM public.plan p
                        WHERE p.queue = q.queue AND p.final IN ('scored', 'merging')) e
   CROSS JOIN LATERAL (SELECT string_agg(b.id, ',') AS ids
-                        FROM batchstate.list_batches(q.queue, 'succeeded', 'scored', 'merging') b) g" 2>&1)"
-expect "membership_list_ids(queue, 'created') of every queue" "0 of $nq queues differ" \
+                        FROM batchstate.list_batches(q.queue, 'succeeded', 'scored', 'merging') b) g" 2>&1)" \
+	"0 of $nq queues differ"
+check_eq "membership_list_ids(queue, 'created') of every queue" \
 	"$(rq "SELECT count(*) FILTER (WHERE e.ids IS DISTINCT FROM g.ids) || ' of ' || count(*) || ' queues differ'
   FROM (SELECT DISTINCT queue FROM public.plan) q
   CROSS JOIN LATERAL (SELECT string_agg(p.id, ',' ORDER BY p.id COLLATE \"C\") AS ids FROM public.plan p
                        WHERE p.queue = q.queue AND p.final = 'created') e
-  CROSS JOIN LATERAL (SELECT string_agg(x, ',') AS ids FROM batchstate.membership_list_ids(q.queue, 'created') x) g" 2>&1)"
+  CROSS JOIN LATERAL (SELECT string_agg(x, ',') AS ids FROM batchstate.membership_list_ids(q.queue, 'created') x) g" 2>&1)" \
+	"0 of $nq queues differ"
 
 # --- placement -------------------------------------------------------------------
 
@@ -369,15 +319,16 @@ if ((c0 > 0 && c1 > 0)); then
 else
 	fail "queues spread over both shards" "shard 0: $c0 queues, shard 1: $c1 queues"
 fi
-expect "the shards hold exactly the planned batches" "$(rq "SELECT count(*) FROM public.plan")" \
-	"$(($(sq 0 "SELECT count(*) FROM batchstate.batch") + $(sq 1 "SELECT count(*) FROM batchstate.batch")))"
+check_eq "the shards hold exactly the planned batches" \
+	"$(($(sq 0 "SELECT count(*) FROM batchstate.batch") + $(sq 1 "SELECT count(*) FROM batchstate.batch")))" \
+	"$(rq "SELECT count(*) FROM public.plan")"
 
 verify_everywhere() { # verify() through the router and on each shard
 	printf '%s|%s|%s' "$(rq "SELECT count(*) FROM batchstate.verify()" 2>&1)" \
 		"$(sq 0 "SELECT count(*) FROM batchstate.verify()" 2>&1)" \
 		"$(sq 1 "SELECT count(*) FROM batchstate.verify()" 2>&1)"
 }
-expect "verify() is empty through the router and on each shard" "0|0|0" "$(verify_everywhere)"
+check_eq "verify() is empty through the router and on each shard" "$(verify_everywhere)" "0|0|0"
 
 # --- errors through the router --------------------------------------------------
 
@@ -389,33 +340,36 @@ T0=$(rq "SELECT id FROM public.plan WHERE batchstate.is_terminal(final) AND queu
 say "shard 0 queue \"$Q0\" (batch $A0), shard 1 queue \"$Q1\" (batch $A1), terminal batch $T0"
 lit() { printf '%s' "\$\$$1\$\$"; }
 err() { rq "SELECT public.err(\$e\$$1\$e\$)" 2>&1; }
-expect_match "a missing batch raises P0002 through the router" '^P0002 .*does not exist' \
-	"$(err "SELECT batchstate.batch_get('$Q0/batch/99999')")"
-expect_match "a duplicate id raises 23505 through the router" '^23505 ' \
-	"$(err "SELECT batchstate.create_batch('$A1', '$Q1')")"
-expect_match "a move the policy forbids raises 55000 through the router" '^55000 .*cannot move' \
-	"$(err "SELECT batchstate.update_state('$T0', $(rq "SELECT version FROM public.plan WHERE id = '$T0'"), 'created')")"
-expect_match "an unknown state raises 22023 through the router, the shard's hint with it" \
-	'^22023 .*unrecognized batch state.* \| .*Valid states are' \
-	"$(err "SELECT batchstate.list_batches('$Q1', 'created', 'bogus')")"
-expect_match "expected_version 2147483647 raises 22003 through the router" '^22003 ' \
-	"$(err "SELECT batchstate.update_state('$A0', 2147483647, 'failed')")"
-expect_match "a NULL id raises 22004 naming it, on the router" '^22004 argument "id" must not be null' \
-	"$(err "SELECT batchstate.batch_get(NULL)")"
-expect_match "a NULL queue raises 22004 naming it, on the router" '^22004 argument "queue" must not be null' \
-	"$(err "SELECT * FROM batchstate.list_active(NULL)")"
-expect_match "create_batch refuses an id that does not start with \"<queue>/\": 22023 with a hint" \
-	'^22023 batch id "q-other/batch/1" is not of the form "[^"]*/batch/<n>" \| Use an id such as' \
-	"$(err "SELECT batchstate.create_batch('q-other/batch/1', '$Q0')")"
-expect_match "create_batch refuses \"<queue>/batch/<n>\" with a non-numeric n: 22023" '^22023 ' \
-	"$(err "SELECT batchstate.create_batch('$Q0/batch/x1', '$Q0')")"
-expect "a refused create_batch writes nothing on any shard" "0|0" \
-	"$(sq 0 "SELECT count(*) FROM batchstate.batch WHERE id IN ('q-other/batch/1', '$Q0/batch/x1')")|$(sq 1 "SELECT count(*) FROM batchstate.batch WHERE id IN ('q-other/batch/1', '$Q0/batch/x1')")"
-expect_match "an id-keyed call with an id not of the form \"<queue>/batch/<n>\" raises 22023 with a hint" \
-	'^22023 batch id "q1-batch-7" is not of the form "<queue>/batch/<n>" \| .+' \
-	"$(err "SELECT batchstate.update_state('q1-batch-7', 1, 'scored')")"
-expect "ensure_membership through the router (already filed: false)" "f" \
-	"$(rq "SELECT batchstate.ensure_membership('$A0')" 2>&1)"
+check_match "a missing batch raises P0002 through the router" \
+	"$(err "SELECT batchstate.batch_get('$Q0/batch/99999')")" '^P0002 .*does not exist'
+check_match "a duplicate id raises 23505 through the router" \
+	"$(err "SELECT batchstate.create_batch('$A1', '$Q1')")" '^23505 '
+check_match "a move the policy forbids raises 55000 through the router" \
+	"$(err "SELECT batchstate.update_state('$T0', $(rq "SELECT version FROM public.plan WHERE id = '$T0'"), 'created')")" \
+	'^55000 .*cannot move'
+check_match "an unknown state raises 22023 through the router, the shard's hint with it" \
+	"$(err "SELECT batchstate.list_batches('$Q1', 'created', 'bogus')")" \
+	'^22023 .*unrecognized batch state.* \| .*Valid states are'
+check_match "expected_version 2147483647 raises 22003 through the router" \
+	"$(err "SELECT batchstate.update_state('$A0', 2147483647, 'failed')")" '^22003 '
+check_match "a NULL id raises 22004 naming it, on the router" \
+	"$(err "SELECT batchstate.batch_get(NULL)")" '^22004 argument "id" must not be null'
+check_match "a NULL queue raises 22004 naming it, on the router" \
+	"$(err "SELECT * FROM batchstate.list_active(NULL)")" \
+	'^22004 argument "queue" must not be null'
+check_match "create_batch refuses an id that does not start with \"<queue>/\": 22023 with a hint" \
+	"$(err "SELECT batchstate.create_batch('q-other/batch/1', '$Q0')")" \
+	'^22023 batch id "q-other/batch/1" is not of the form "[^"]*/batch/<n>" \| Use an id such as'
+check_match "create_batch refuses \"<queue>/batch/<n>\" with a non-numeric n: 22023" \
+	"$(err "SELECT batchstate.create_batch('$Q0/batch/x1', '$Q0')")" '^22023 '
+check_eq "a refused create_batch writes nothing on any shard" \
+	"$(sq 0 "SELECT count(*) FROM batchstate.batch WHERE id IN ('q-other/batch/1', '$Q0/batch/x1')")|$(sq 1 "SELECT count(*) FROM batchstate.batch WHERE id IN ('q-other/batch/1', '$Q0/batch/x1')")" \
+	"0|0"
+check_match "an id-keyed call with an id not of the form \"<queue>/batch/<n>\" raises 22023 with a hint" \
+	"$(err "SELECT batchstate.update_state('q1-batch-7', 1, 'scored')")" \
+	'^22023 batch id "q1-batch-7" is not of the form "<queue>/batch/<n>" \| .+'
+check_eq "ensure_membership through the router (already filed: false)" \
+	"$(rq "SELECT batchstate.ensure_membership('$A0')" 2>&1)" "f"
 
 # --- verify and reconcile combine the shards ---------------------------------------
 
@@ -441,14 +395,15 @@ if [ -n "$M0" ] && [ -n "$M1" ]; then
                            ('dangling', $(lit "$D0"), 'merging', $(lit "$D0/batch/9999")),
                            ('missing', $(lit "$D1"), '$MS1', $(lit "$M1")),
                            ('dangling', $(lit "$D1"), 'merging', $(lit "$D1/batch/9999"))) v(problem, queue, state, batch_id)")
-	expect "verify() through the router combines both shards' drift, in (queue, batch_id, state) order" "$want" \
-		"$(rq "SELECT string_agg(concat_ws(',', problem, queue, state, batch_id), ';') FROM batchstate.verify()" 2>&1)"
-	expect "verify(queue) reports that queue's drift only" "2" \
-		"$(rq "SELECT count(*) FROM batchstate.verify($(lit "$D1"))" 2>&1)"
-	expect "reconcile() through the router returns one row with the shards' sums" "2|2" \
-		"$(rq "SELECT added || '|' || removed FROM batchstate.reconcile()" 2>&1)"
-	expect "after reconcile() verify() is empty everywhere, and reconcile() finds nothing" "0|0|0 0|0" \
-		"$(verify_everywhere) $(rq "SELECT added || '|' || removed FROM batchstate.reconcile()" 2>&1)"
+	check_eq "verify() through the router combines both shards' drift, in (queue, batch_id, state) order" \
+		"$(rq "SELECT string_agg(concat_ws(',', problem, queue, state, batch_id), ';') FROM batchstate.verify()" 2>&1)" \
+		"$want"
+	check_eq "verify(queue) reports that queue's drift only" \
+		"$(rq "SELECT count(*) FROM batchstate.verify($(lit "$D1"))" 2>&1)" "2"
+	check_eq "reconcile() through the router returns one row with the shards' sums" \
+		"$(rq "SELECT added || '|' || removed FROM batchstate.reconcile()" 2>&1)" "2|2"
+	check_eq "after reconcile() verify() is empty everywhere, and reconcile() finds nothing" \
+		"$(verify_everywhere) $(rq "SELECT added || '|' || removed FROM batchstate.reconcile()" 2>&1)" "0|0|0 0|0"
 else
 	fail "verify()/reconcile() combine the shards" "no queue with an active batch on each shard (seed $ROUTER_SEED)"
 fi
@@ -467,41 +422,41 @@ rq "CREATE ROLE queue_writer LOGIN; CREATE ROLE queue_reader LOGIN; CREATE ROLE 
     GRANT USAGE ON FOREIGN SERVER batchstate_shards TO queue_writer, queue_reader" >/dev/null
 # as ROLE SQL: run SQL on the router as ROLE (a new session)
 as() {
-	PGOPTIONS='-c client_min_messages=warning' psql -X -A -t -q -v ON_ERROR_STOP=1 \
-		-d "$(conninfo 0 | sed "s/user=postgres/user=$1/")" -c "$2" 2>&1
+	psql_q -A -t -d "$(conninfo 0 | sed "s/user=postgres/user=$1/")" -c "$2" 2>&1
 }
 out=$(as queue_writer "SELECT (batchstate.create_batch($(lit "$Q1/batch/7100"), $(lit "$Q1"))).version;
     SELECT batchstate.update_state($(lit "$Q1/batch/7100"), 1, 'scored');
     SELECT count(*) FROM batchstate.list_active($(lit "$Q1")) WHERE id = $(lit "$Q1/batch/7100");
     SELECT count(*) FROM batchstate.verify();
     SELECT added + removed FROM batchstate.reconcile()" | tr '\n' ' ') || true
-expect "a role with the README's grants works through the router, connecting to the shards as itself" \
-	"1 t 1 0 0 " "$out"
+check_eq "a role with the README's grants works through the router, connecting to the shards as itself" \
+	"$out" "1 t 1 0 0 "
 rq "INSERT INTO public.plan VALUES ($(lit "$Q1"), $(lit "$Q1/batch/7100"), '{scored}', 'scored', 2, 0)" >/dev/null
-expect "a reader reads through the router" "1" \
-	"$(as queue_reader "SELECT count(*) FROM batchstate.list_active($(lit "$Q1")) WHERE id = $(lit "$Q1/batch/7100")" || true)"
-expect_match "a reader cannot write: the shard checks the rights of the router's user (42501 passed on)" \
-	'^42501 .*permission denied for table batch' \
-	"$(as queue_reader "SELECT public.err(\$e\$SELECT batchstate.create_batch($(lit "$Q1/batch/7101"), $(lit "$Q1"))\$e\$)" || true)"
-expect_match "a role without USAGE on the foreign server batchstate_shards is refused" \
-	'permission denied for foreign server batchstate_shards' \
-	"$(as no_server "SELECT * FROM batchstate.list_active($(lit "$Q1"))" || true)"
+check_eq "a reader reads through the router" \
+	"$(as queue_reader "SELECT count(*) FROM batchstate.list_active($(lit "$Q1")) WHERE id = $(lit "$Q1/batch/7100")" || true)" \
+	"1"
+check_match "a reader cannot write: the shard checks the rights of the router's user (42501 passed on)" \
+	"$(as queue_reader "SELECT public.err(\$e\$SELECT batchstate.create_batch($(lit "$Q1/batch/7101"), $(lit "$Q1"))\$e\$)" || true)" \
+	'^42501 .*permission denied for table batch'
+check_match "a role without USAGE on the foreign server batchstate_shards is refused" \
+	"$(as no_server "SELECT * FROM batchstate.list_active($(lit "$Q1"))" || true)" \
+	'permission denied for foreign server batchstate_shards'
 
 # A limit, written down in router/README.md: each call commits on its shard.
 rq "BEGIN; SELECT batchstate.create_batch($(lit "$Q0/batch/7001"), $(lit "$Q0")); ROLLBACK" >/dev/null
-expect "limit: a router ROLLBACK does not undo a call (each call commits on its shard)" "created" \
-	"$(rq "SELECT state FROM batchstate.batch_get($(lit "$Q0/batch/7001"))" 2>&1)"
+check_eq "limit: a router ROLLBACK does not undo a call (each call commits on its shard)" \
+	"$(rq "SELECT state FROM batchstate.batch_get($(lit "$Q0/batch/7001"))" 2>&1)" "created"
 rq "INSERT INTO public.plan VALUES ($(lit "$Q0"), $(lit "$Q0/batch/7001"), '{}', 'created', 1, 0)" >/dev/null
 
 # --- a shard outage ------------------------------------------------------------------
 
 say "stopping shard 1"
 pg_stop 2
-expect_match "shard 1 down: a read for its queue fails with a connection error naming the shard" \
-	"^XX000 .*connection to server on socket \"$WORK/shard1/.s.PGSQL.${PORTS[2]}\" failed" \
-	"$(err "SELECT * FROM batchstate.list_active($(lit "$Q1"))")"
-expect_match "shard 1 down: a write for its queue fails the same way" '^XX000 .*connection to server' \
-	"$(err "SELECT batchstate.create_batch($(lit "$Q1/batch/7002"), $(lit "$Q1"))")"
+check_match "shard 1 down: a read for its queue fails with a connection error naming the shard" \
+	"$(err "SELECT * FROM batchstate.list_active($(lit "$Q1"))")" \
+	"^XX000 .*connection to server on socket \"$WORK/shard1/.s.PGSQL.${PORTS[2]}\" failed"
+check_match "shard 1 down: a write for its queue fails the same way" \
+	"$(err "SELECT batchstate.create_batch($(lit "$Q1/batch/7002"), $(lit "$Q1"))")" '^XX000 .*connection to server'
 if out=$(rq "SELECT batchstate.create_batch($(lit "$Q0/batch/7002"), $(lit "$Q0"));
           SELECT batchstate.update_state($(lit "$Q0/batch/7002"), 1, 'scored')" 2>&1) &&
 	[ "$(tail -n 1 <<<"$out")" = t ]; then
@@ -510,21 +465,22 @@ else
 	fail "shard 1 down: creates and moves in shard 0's queues go on" "$out"
 fi
 rq "INSERT INTO public.plan VALUES ($(lit "$Q0"), $(lit "$Q0/batch/7002"), '{scored}', 'scored', 2, 0)" >/dev/null
-expect "shard 1 down: every batch of shard 0's queues reads back as planned" "0 differ" \
+check_eq "shard 1 down: every batch of shard 0's queues reads back as planned" \
 	"$(rq "SELECT count(*) FILTER (WHERE (b.state, b.version) IS DISTINCT FROM (p.final, p.version)) || ' differ'
              FROM public.plan p, LATERAL batchstate.batch_get(p.id) b
-            WHERE batchstate_router.partition_of(p.queue) = 0" 2>&1)"
-expect_match "shard 1 down: verify() of every queue fails (it needs every shard)" '^XX000 .*connection to server' \
-	"$(err "SELECT * FROM batchstate.verify()")"
-expect "shard 1 down: verify() of a shard 0 queue works" "0" \
-	"$(rq "SELECT count(*) FROM batchstate.verify($(lit "$Q0"))" 2>&1)"
-expect "shard 1 down: the policy still answers on the router" "true|false" \
-	"$(rq "SELECT batchstate.can_transition('merging', 'succeeded') || '|' || batchstate.is_terminal('created')" 2>&1)"
+            WHERE batchstate_router.partition_of(p.queue) = 0" 2>&1)" "0 differ"
+check_match "shard 1 down: verify() of every queue fails (it needs every shard)" \
+	"$(err "SELECT * FROM batchstate.verify()")" '^XX000 .*connection to server'
+check_eq "shard 1 down: verify() of a shard 0 queue works" \
+	"$(rq "SELECT count(*) FROM batchstate.verify($(lit "$Q0"))" 2>&1)" "0"
+check_eq "shard 1 down: the policy still answers on the router" \
+	"$(rq "SELECT batchstate.can_transition('merging', 'succeeded') || '|' || batchstate.is_terminal('created')" 2>&1)" \
+	"true|false"
 
 say "restarting shard 1"
 pg_start 2
 check_plan "shard 1 back: every batch reads back as planned, those written during the outage too"
-expect "shard 1 back: verify() is empty through the router and on each shard" "0|0|0" "$(verify_everywhere)"
+check_eq "shard 1 back: verify() is empty through the router and on each shard" "$(verify_everywhere)" "0|0|0"
 
 # A router session that had a connection to shard 1 before a restart: PL/Proxy
 # may fail the first call on the dead connection, and reconnects for the next.
@@ -536,8 +492,8 @@ SELECT 'first:' || id FROM batchstate.batch_get($(lit "$A1"));
 SELECT 'second:' || id FROM batchstate.batch_get($(lit "$A1"));
 EOF
 )
-expect_match "a router session outlives a shard restart: the call after the first one works" \
-	"before:.*second:$A1" "$(tr '\n' ' ' <<<"$out")"
+check_match "a router session outlives a shard restart: the call after the first one works" \
+	"$(tr '\n' ' ' <<<"$out")" "before:.*second:$A1"
 
 # --- adding partitions and moving one: the recipe of router/README.md -------------------
 
@@ -548,7 +504,7 @@ if [ -z "$RECIPE" ]; then
 else
 	eval "$RECIPE"
 	out=$(rq "SELECT batchstate_router.configure(ARRAY['$(part 1)', '$(part 2)', '$(part 1)', '$(part 2)'])" 2>&1)
-	expect "doubling to 4 partitions (p2 = shard 0, p3 = shard 1, as the README says)" 4 "$out"
+	check_eq "doubling to 4 partitions (p2 = shard 0, p3 = shard 1, as the README says)" "$out" 4
 	check_plan "4 partitions: every batch reads back as planned, no row moved"
 	check_placement "4 partitions: every queue still on one shard, the one partition_of() names"
 	P2=$(rq "SELECT count(DISTINCT queue) FROM public.plan WHERE batchstate_router.partition_of(queue) = 2")
@@ -570,15 +526,16 @@ SELECT 'fenced:' || count(*) FROM batchstate.list_active($(lit "$QP2"));
 SELECT 'unfenced:' || count(*) FROM batchstate.list_active($(lit "$QP2"));
 EOF
 )
-		expect_match "an open router session follows another session's ALTER SERVER at its next call" \
-			'^open:[0-9]+ .*batchstate_p2_is_moving.* unfenced:[0-9]+ $' "$(tr '\n' ' ' <<<"$out")"
+		check_match "an open router session follows another session's ALTER SERVER at its next call" \
+			"$(tr '\n' ' ' <<<"$out")" \
+			'^open:[0-9]+ .*batchstate_p2_is_moving.* unfenced:[0-9]+ $'
 		# step 1 of the recipe by hand, to look at the fence (move_partition sets it again)
 		rq "$FENCE" >/dev/null
-		expect_match "while fenced, calls for partition 2 fail at once naming the move" \
-			'^XX000 .*database "batchstate_p2_is_moving" does not exist' \
-			"$(err "SELECT * FROM batchstate.list_active($(lit "$QP2"))")"
-		expect_match "while fenced, calls for other partitions work" '^[0-9]+$' \
-			"$(rq "SELECT count(*) FROM batchstate.list_active($(lit "$QP0"))" 2>&1)"
+		check_match "while fenced, calls for partition 2 fail at once naming the move" \
+			"$(err "SELECT * FROM batchstate.list_active($(lit "$QP2"))")" \
+			'^XX000 .*database "batchstate_p2_is_moving" does not exist'
+		check_match "while fenced, calls for other partitions work" \
+			"$(rq "SELECT count(*) FROM batchstate.list_active($(lit "$QP0"))" 2>&1)" '^[0-9]+$'
 		if out=$(move_partition 2 4 "$(conninfo 1)" "$(conninfo 2)" "$(part 2)" "$(conninfo 0)" 2>&1); then
 			pass "move_partition 2 4 shard0 shard1 router: fence, barrier, copy, compare, switch, delete"
 		else
@@ -586,9 +543,9 @@ EOF
 		fi
 		check_plan "after the move: every batch reads back as planned through the router"
 		check_placement "after the move: every queue on one shard; partition 2's queues on shard 1"
-		expect "after the move: partition 2's queues are gone from shard 0" "0" \
-			"$(sq 0 "SELECT count(*) FROM batchstate.batch WHERE hashtext(queue) & 3 = 2")"
-		expect "after the move: verify() is empty through the router and on each shard" "0|0|0" "$(verify_everywhere)"
+		check_eq "after the move: partition 2's queues are gone from shard 0" \
+			"$(sq 0 "SELECT count(*) FROM batchstate.batch WHERE hashtext(queue) & 3 = 2")" "0"
+		check_eq "after the move: verify() is empty through the router and on each shard" "$(verify_everywhere)" "0|0|0"
 		if out=$(rq "SELECT batchstate.create_batch($(lit "$QP2/batch/7003"), $(lit "$QP2")) IS NOT NULL" 2>&1) &&
 			[ "$out" = t ] && [ "$(sq 1 "SELECT count(*) FROM batchstate.batch WHERE id = $(lit "$QP2/batch/7003")")" = 1 ]; then
 			pass "after the move: a new batch of a moved queue lands on shard 1"
@@ -599,4 +556,4 @@ EOF
 fi
 
 say "stopping the clusters"
-FINISHED=1
+suite_end

@@ -41,35 +41,22 @@
 # Last line: "sanitizer: N passed, M failed".
 set -euo pipefail
 
-HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
-REPO=${REPO:-$(cd -- "$HERE/../.." && pwd -P)}
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-export REPO PG_BIN
+# shellcheck source=test/lib.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/../lib.sh"
+suite_start sanitizer
+
 PORT=${SANITIZER_PORT:-5456}
 SUITES=${SANITIZER_SUITES:-regress isolation hostile}
 KEEP=${SANITIZER_KEEP:-0}
 PG_CONFIG=$PG_BIN/pg_config
 PGXS_SRC=$(dirname "$(dirname "$("$PG_CONFIG" --pgxs)")")
 
-passed=0
-failed=0
-finished=0
-started_server=0
 WORK=$(mktemp -d /tmp/batchstate-sanitizer.XXXXXX)
 chmod 755 "$WORK"
 
-pass() {
-	passed=$((passed + 1))
-	echo "ok - $*"
-}
-fail() {
-	failed=$((failed + 1))
-	echo "not ok - $*"
-}
-as_pg() { runuser -u postgres -- "$@"; }
-
 PREFIX=$WORK/pg
 PBIN=$PREFIX$("$PG_CONFIG" --bindir)
+SERVER_BIN=$PBIN # the server_* functions of test/lib.sh run the copy
 PLIB=$PREFIX$("$PG_CONFIG" --pkglibdir)
 PSHARE=$PREFIX$("$PG_CONFIG" --sharedir)
 DATA=$WORK/data
@@ -78,30 +65,16 @@ LIBASAN=$(gcc -print-file-name=libasan.so)
 LIBASAN=$(readlink -f "$LIBASAN")
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:log_path=$REPORTS/asan"
 
-stop_server() {
-	if ((started_server)); then
-		as_pg "$PBIN/pg_ctl" -D "$DATA" -m immediate stop >/dev/null 2>&1 || true
-		started_server=0
-	fi
-}
-cleanup() {
-	local rc=$?
-	set +e
-	stop_server
-	if ((finished == 0)); then
-		fail "run.sh stopped early (exit status $rc); work files in $WORK"
-		KEEP=1
-	fi
-	if [ "$KEEP" = 1 ]; then
+# SANITIZER_KEEP=1, or stopped early: keep the work files
+# shellcheck disable=SC2317 # run by test/lib.sh when the suite exits
+suite_cleanup() {
+	server_stop "$DATA" immediate
+	if [ "$KEEP" = 1 ] || ((!SUITE_FINISHED)); then
 		echo "# kept $WORK"
 	else
 		rm -rf -- "$WORK"
 	fi
-	echo "sanitizer: $passed passed, $failed failed"
-	if ((failed == 0 && passed > 0)); then exit 0; fi
-	exit 1
 }
-trap cleanup EXIT
 
 echo "# sanitizer: AddressSanitizer build in $WORK, cluster on port $PORT, suites: $SUITES"
 
@@ -120,8 +93,7 @@ if make -C "$SRC" -s PG_CONFIG="$PG_CONFIG" with_llvm=no \
 	grep -q __asan_report < <(nm -D "$SRC/batchstate.so"); then
 	pass "batchstate.so built with AddressSanitizer in a copy of the sources"
 else
-	fail "ASan build (log below)"
-	sed 's/^/#   /' "$WORK/build.log" | tail -n 30
+	fail "ASan build (log below)" "$(tail -n 30 "$WORK/build.log")"
 	exit 1
 fi
 # shellcheck disable=SC2016 # a make recipe, expanded by make
@@ -170,8 +142,7 @@ chown -R postgres "$WORK"
 locale_opts=(--no-locale)
 if locale -a 2>/dev/null | grep -qix 'c\.utf-\?8'; then locale_opts=(--locale=C.UTF-8); fi
 locale_opts+=(--locale-provider=icu --icu-locale=en-US)
-as_pg "$PBIN/initdb" -D "$DATA" -A trust -U postgres --no-sync "${locale_opts[@]}" -E UTF8 \
-	>"$WORK/initdb.log" 2>&1
+server_init "$DATA" "$WORK/initdb.log" --no-sync "${locale_opts[@]}" -E UTF8
 cat >>"$DATA/postgresql.conf" <<EOF
 listen_addresses = ''
 port = $PORT
@@ -181,11 +152,9 @@ synchronous_commit = off
 full_page_writes = off
 max_prepared_transactions = 10
 EOF
-started_server=1
 if ! as_pg env LD_PRELOAD="$LIBASAN $WORK/nls-shim.so" ASAN_OPTIONS="$ASAN_OPTIONS" \
 	"$PBIN/pg_ctl" -D "$DATA" -l "$WORK/server.log" -w -t 120 start >/dev/null; then
-	fail "the server did not start under ASan (log below)"
-	tail -n 30 "$WORK/server.log" | sed 's/^/#   /'
+	fail "the server did not start under ASan (log below)" "$(tail -n 30 "$WORK/server.log")"
 	exit 1
 fi
 export PGHOST=$WORK PGPORT=$PORT PGUSER=postgres
@@ -204,56 +173,40 @@ fi
 psql_asan -d postgres -c "DROP DATABASE batchstate_sanitizer"
 
 # --- 4. the suites --------------------------------------------------------------
+# run_pg_regress NAME LABEL PROGRAM INPUTDIR TEST...: a pg_regress-style
+# run against the ASan cluster, one check
+run_pg_regress() {
+	local name=$1 label=$2 program=$3 inputdir=$4
+	shift 4
+	echo "# ${program##*/}: $*"
+	if (cd "$SRC" && "$program" \
+		--inputdir="$inputdir" --outputdir="$WORK/$name" --bindir="$PG_BIN" \
+		--host="$WORK" --port="$PORT" --user=postgres \
+		--dbname="batchstate_sanitizer_$name" --load-extension=batchstate \
+		"$@") >"$WORK/$name.log" 2>&1; then
+		pass "$label under ASan: $(grep -E 'tests passed' "$WORK/$name.log" | sed 's/^[# =]*//; s/[ =]*$//')"
+	else
+		fail "$label under ASan (output and diffs below)" "$(tail -n 20 "$WORK/$name.log")" \
+			"$(head -n 60 "$WORK/$name/regression.diffs" 2>/dev/null)"
+	fi
+}
 for suite in $SUITES; do
 	case $suite in
 	regress)
-		echo "# pg_regress: ${REGRESS[*]}"
-		if (cd "$SRC" && "$PGXS_SRC/test/regress/pg_regress" \
-			--inputdir="$SRC" --outputdir="$WORK/regress" --bindir="$PG_BIN" \
-			--host="$WORK" --port="$PORT" --user=postgres \
-			--dbname=batchstate_sanitizer_regress --load-extension=batchstate \
-			"${REGRESS[@]}") >"$WORK/regress.log" 2>&1; then
-			pass "pg_regress under ASan: $(grep -E 'tests passed' "$WORK/regress.log" | sed 's/^[# =]*//; s/[ =]*$//')"
-		else
-			fail "pg_regress under ASan (output and diffs below)"
-			tail -n 20 "$WORK/regress.log" | sed 's/^/#   /'
-			head -n 60 "$WORK/regress/regression.diffs" 2>/dev/null | sed 's/^/#   /' || true
-		fi
+		run_pg_regress regress pg_regress "$PGXS_SRC/test/regress/pg_regress" "$SRC" "${REGRESS[@]}"
 		;;
 	isolation)
-		echo "# pg_isolation_regress: ${ISOLATION[*]}"
-		if (cd "$SRC" && "$PGXS_SRC/test/isolation/pg_isolation_regress" \
-			--inputdir="$SRC/test/isolation" --outputdir="$WORK/isolation" --bindir="$PG_BIN" \
-			--host="$WORK" --port="$PORT" --user=postgres \
-			--dbname=batchstate_sanitizer_isolation --load-extension=batchstate \
-			"${ISOLATION[@]}") >"$WORK/isolation.log" 2>&1; then
-			pass "isolation tests under ASan: $(grep -E 'tests passed' "$WORK/isolation.log" | sed 's/^[# =]*//; s/[ =]*$//')"
-		else
-			fail "isolation tests under ASan (output and diffs below)"
-			tail -n 20 "$WORK/isolation.log" | sed 's/^/#   /'
-			head -n 60 "$WORK/isolation/regression.diffs" 2>/dev/null | sed 's/^/#   /' || true
-		fi
+		run_pg_regress isolation "isolation tests" "$PGXS_SRC/test/isolation/pg_isolation_regress" \
+			"$SRC/test/isolation" "${ISOLATION[@]}"
 		;;
-	hostile)
-		echo "# test/hostile/run.sh"
-		"$REPO/test/hostile/run.sh" >"$WORK/hostile.log" 2>&1 || true
-		line=$(tail -n 1 "$WORK/hostile.log")
-		if [[ $line =~ ^hostile:\ ([0-9]+)\ passed,\ 0\ failed$ ]] && ((BASH_REMATCH[1] > 0)); then
-			pass "hostile suite under ASan: $line"
+	hostile | memory)
+		echo "# test/$suite/run.sh"
+		"$REPO/test/$suite/run.sh" >"$WORK/$suite.log" 2>&1 || true
+		line=$(tail -n 1 "$WORK/$suite.log")
+		if [[ $line =~ ^$suite:\ ([0-9]+)\ passed,\ 0\ failed$ ]] && ((BASH_REMATCH[1] > 0)); then
+			pass "$suite suite under ASan: $line"
 		else
-			fail "hostile suite under ASan: $line"
-			grep -E '^not ok' "$WORK/hostile.log" | head -n 20 | sed 's/^/#   /'
-		fi
-		;;
-	memory)
-		echo "# test/memory/run.sh"
-		"$REPO/test/memory/run.sh" >"$WORK/memory.log" 2>&1 || true
-		line=$(tail -n 1 "$WORK/memory.log")
-		if [[ $line =~ ^memory:\ ([0-9]+)\ passed,\ 0\ failed$ ]] && ((BASH_REMATCH[1] > 0)); then
-			pass "memory suite under ASan: $line"
-		else
-			fail "memory suite under ASan: $line"
-			grep -E '^not ok' "$WORK/memory.log" | head -n 20 | sed 's/^/#   /'
+			fail "$suite suite under ASan: $line" "$(grep -E '^not ok' "$WORK/$suite.log" | head -n 20)"
 		fi
 		;;
 	*)
@@ -317,4 +270,4 @@ if grep -qs 'heap-buffer-overflow' "$REPORTS"/asan*; then
 else
 	fail "a deliberate heap overflow was not reported: the sanitizer is not live"
 fi
-finished=1
+suite_end

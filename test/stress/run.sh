@@ -18,31 +18,24 @@
 # Last line: "stress: N passed, M failed"; exit 0 iff M = 0 and N > 0.
 set -euo pipefail
 
+# shellcheck source=test/lib.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/../lib.sh"
+suite_start stress
+
 HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
-REPO=${REPO:-$(cd -- "$HERE/../.." && pwd -P)}
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-export PGUSER=${PGUSER:-postgres}
 DB=batchstate_stress
-OUT=$(mktemp)
 
-psql_q() { PGOPTIONS='-c client_min_messages=warning' "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
-
-cleanup() {
-	rm -f -- "$OUT"
+# shellcheck disable=SC2317 # run by test/lib.sh when the suite exits
+suite_cleanup() {
 	if [ "${STRESS_KEEP_DB:-0}" != 1 ]; then
 		psql_q -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+	elif ((SUITE_FINISHED)); then
+		echo "stress: kept database $DB"
 	fi
-}
-trap cleanup EXIT
-
-fail_early() {
-	echo "stress: $*"
-	echo "stress: 0 passed, 1 failed"
-	exit 1
 }
 
 perl -MDBI -MDBD::Pg -e 1 2>/dev/null ||
-	fail_early "perl DBI/DBD::Pg not available (Debian package libdbd-pg-perl)"
+	bail "perl DBI/DBD::Pg not available (Debian package libdbd-pg-perl)"
 
 echo "stress: creating database $DB on ${PGHOST:-default host}:${PGPORT:-5432}"
 psql_q -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
@@ -51,25 +44,9 @@ psql_q -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null
 if ! psql_q -d postgres -c "CREATE DATABASE $DB TEMPLATE template0 ENCODING 'UTF8'
 		LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LC_COLLATE 'C' LC_CTYPE 'C'" >/dev/null 2>&1; then
 	psql_q -d postgres -c "CREATE DATABASE $DB TEMPLATE template0 ENCODING 'UTF8'
-		LC_COLLATE 'C' LC_CTYPE 'C'" >/dev/null || fail_early "cannot create database $DB"
+		LC_COLLATE 'C' LC_CTYPE 'C'" >/dev/null || bail "cannot create database $DB"
 fi
-psql_q -d "$DB" -c 'CREATE EXTENSION batchstate' >/dev/null || fail_early "CREATE EXTENSION batchstate failed"
+psql_q -d "$DB" -c 'CREATE EXTENSION batchstate' >/dev/null || bail "CREATE EXTENSION batchstate failed"
 
-set +e
-STRESS_DB=$DB perl "$HERE/stress.pl" 2>&1 | tee "$OUT" |
-	grep -v -E '^stress: [0-9]+ passed, [0-9]+ failed$'
-rc=${PIPESTATUS[0]}
-set -e
-summary=$(tail -n 1 -- "$OUT")
-if [ "${STRESS_KEEP_DB:-0}" = 1 ]; then
-	echo "stress: kept database $DB"
-fi
-cleanup
-trap - EXIT
-if [[ $summary =~ ^stress:\ [0-9]+\ passed,\ [0-9]+\ failed$ ]]; then
-	echo "$summary"
-	exit "$rc"
-fi
-echo "stress: the driver ended without a summary (exit status $rc)"
-echo "stress: 0 passed, 1 failed"
-exit 1
+run_driver stress env STRESS_DB="$DB" perl "$HERE/stress.pl"
+suite_end

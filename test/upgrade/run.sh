@@ -11,13 +11,13 @@
 # REPO, PG_BIN; SEED (integer), SCALE (batches), BASE_VERSION.
 set -euo pipefail
 
-REPO=${REPO:-$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)}
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-export PGUSER=${PGUSER:-postgres}
+# shellcheck source=test/lib.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/../lib.sh"
+suite_start upgrade
+
 SEED=${SEED:-4242}
 SCALE=${SCALE:-300}
 BASE_VERSION=${BASE_VERSION:-1.0}
-SUITE=upgrade
 EXT=batchstate
 DB=batchstate_upgrade           # the data, walked from BASE_VERSION
 DB_AUTO=batchstate_upgrade_auto # BASE_VERSION, then a bare ALTER EXTENSION UPDATE
@@ -25,60 +25,16 @@ DB_FRESH=batchstate_upgrade_fresh
 HERE=$REPO/test/upgrade
 TMP=$(mktemp -d)
 
-PASS=0 FAIL=0
-ok() {
-	PASS=$((PASS + 1))
-	echo "ok - $*"
-}
-not_ok() {
-	FAIL=$((FAIL + 1))
-	echo "FAIL - $*"
-}
-# check_eq NAME GOT WANT
-check_eq() {
-	if [[ "$2" == "$3" ]]; then ok "$1"; else
-		not_ok "$1"
-		printf '    got:  %s\n    want: %s\n' "$2" "$3"
-	fi
-}
-# check_same_file NAME GOT_FILE WANT_FILE: a row-by-row comparison
-check_same_file() {
-	if diff -u "$3" "$2" >"$TMP/diff"; then ok "$1"; else
-		not_ok "$1 (diff: - expected, + found)"
-		head -n 40 "$TMP/diff" | sed 's/^/    /'
-	fi
-}
-
-psql_q() { PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
-# sql DB QUERY: one value (or rows, tab-separated)
-sql() { psql_q -At -F $'\t' -d "$1" -c "$2"; }
-# sqlstate DB QUERY: the SQLSTATE of a statement that must fail ('' if it did not)
-sqlstate() {
-	local out
-	if out=$(PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/psql" -X -q -At -d "$1" \
-		-v ON_ERROR_STOP=1 -v VERBOSITY=verbose -c "$2" 2>&1); then
-		echo ''
-	else
-		sed -n 's/^ERROR:  \([0-9A-Z]\{5\}\):.*/\1/p' <<<"$out" | head -n 1
-	fi
-}
-drop_db() { psql_q -d postgres -c "DROP DATABASE IF EXISTS \"$1\"" >/dev/null; }
-new_db() {
-	drop_db "$1"
-	psql_q -d postgres -c "CREATE DATABASE \"$1\" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'" >/dev/null
-}
 catalog() { psql_q -d "$1" -f "$HERE/catalog.sql" >"$2"; }
 # compare_catalog NAME_A FILE_A NAME_B FILE_B: one check per object
 compare_catalog() {
 	local out rc=0
 	out=$(perl "$HERE/compare_catalog.pl" "$2" "$4" "$1" "$3") || rc=$?
 	if [[ -z "$out" ]]; then
-		not_ok "catalog comparison $1 = $3 ran (exit $rc)"
+		fail "catalog comparison $1 = $3 ran (exit $rc)"
 		return
 	fi
-	echo "$out"
-	PASS=$((PASS + $(grep -c '^ok - ' <<<"$out" || true)))
-	FAIL=$((FAIL + $(grep -c '^FAIL - ' <<<"$out" || true)))
+	relay_checks <<<"$out"
 }
 # snapshot DB PREFIX: both tables and verify(), each in a fixed order
 snapshot() {
@@ -88,24 +44,14 @@ snapshot() {
 	sql "$1" "COPY (SELECT * FROM $EXT.verify()) TO STDOUT" >"$2.verify"
 }
 
-cleanup() {
+# shellcheck disable=SC2317 # run by test/lib.sh when the suite exits
+suite_cleanup() {
 	local d
 	for d in "$DB" "$DB_AUTO" "$DB_FRESH" $(sql postgres "SELECT datname FROM pg_database WHERE datname LIKE 'batchstate_upgrade_v%'" 2>/dev/null || true); do
 		drop_db "$d" 2>/dev/null || true
 	done
 	rm -rf "$TMP"
 }
-DONE=0
-on_exit() {
-	local rc=$?
-	cleanup
-	if ((!DONE)); then
-		not_ok "$SUITE stopped early (exit status $rc; see the output above)"
-		echo "$SUITE: $PASS passed, $FAIL failed"
-		exit 1
-	fi
-}
-trap on_exit EXIT
 
 seed_float=$(awk -v s="$SEED" 'BEGIN { printf "%.6f", (s % 1000000) / 1000000 }')
 echo "== $SUITE: SEED=$SEED (setseed $seed_float) SCALE=$SCALE BASE_VERSION=$BASE_VERSION"
@@ -121,7 +67,7 @@ check_eq "the installed control file has the same default_version (make install 
 sharedir=$("$PG_BIN/pg_config" --sharedir)
 for f in "$REPO/$EXT"--*.sql; do
 	b=$(basename "$f")
-	if cmp -s "$f" "$sharedir/extension/$b"; then ok "$b is installed unchanged"; else not_ok "$b is installed unchanged ($sharedir/extension/$b differs or is missing)"; fi
+	if cmp -s "$f" "$sharedir/extension/$b"; then pass "$b is installed unchanged"; else fail "$b is installed unchanged ($sharedir/extension/$b differs or is missing)"; fi
 done
 check_eq "the install script of the default version exists" \
 	"$([[ -f $REPO/$EXT--$control_version.sql ]] && echo yes)" yes
@@ -178,12 +124,12 @@ if git -C "$REPO" -c safe.directory="$REPO" rev-parse --git-dir >/dev/null 2>&1;
 		[[ "$target" == "$control_version" ]] && continue
 		added=$(git -C "$REPO" -c safe.directory="$REPO" log --diff-filter=A --format=%H -- "$(basename "$f")" | tail -n 1)
 		if [[ -z "$added" ]]; then
-			not_ok "released script $(basename "$f") is committed"
+			fail "released script $(basename "$f") is committed"
 		elif git -C "$REPO" -c safe.directory="$REPO" diff --quiet "$added" -- "$(basename "$f")"; then
-			ok "released script $(basename "$f") is unchanged since ${added:0:10}"
+			pass "released script $(basename "$f") is unchanged since ${added:0:10}"
 		else
-			not_ok "released script $(basename "$f") is unchanged since ${added:0:10}"
-			git -C "$REPO" -c safe.directory="$REPO" diff --stat "$added" -- "$(basename "$f")" | sed 's/^/    /'
+			fail "released script $(basename "$f") is unchanged since ${added:0:10}" \
+				"$(git -C "$REPO" -c safe.directory="$REPO" diff --stat "$added" -- "$(basename "$f")")"
 		fi
 	done
 else
@@ -307,8 +253,4 @@ check_eq "every non-terminal batch has exactly its one membership row" \
 sql "$DB" "COPY (SELECT * FROM $EXT.batch WHERE id <> 'after/1' ORDER BY id COLLATE \"C\") TO STDOUT" >"$TMP/end.batch"
 check_same_file "reconcile() never touches a batch row" "$TMP/end.batch" "$TMP/before.batch"
 
-DONE=1
-cleanup
-trap - EXIT
-echo "$SUITE: $PASS passed, $FAIL failed"
-((FAIL == 0 && PASS > 0))
+suite_end
