@@ -22,7 +22,7 @@ set -euo pipefail
 
 # Suites that are a script test/NAME/run.sh ending in "NAME: N passed, M
 # failed"; each gets a stage of the same name (see stage_suite).
-SUITES=(stress crash hostile memory sanitizer notify upgrade dump cron router)
+SUITES=(stress crash hostile memory sanitizer notify upgrade dump cron router bench)
 
 STAGES=(cppcheck regress isolation pgtap "${SUITES[@]}")
 
@@ -42,6 +42,7 @@ describe_stage() {
 	dump) echo "pg_dump and restore: rows, extension and behaviour intact" ;;
 	cron) echo "pg_cron runs reconcile() on schedule (its own cluster; waits up to a minute)" ;;
 	router) echo "PL/Proxy router over two shards, sharded by queue (three clusters of its own)" ;;
+	bench) echo "the benchmark's smoke and short soak modes work (no thresholds), PL/pgSQL twin parity" ;;
 	*) echo "$1" ;;
 	esac
 }

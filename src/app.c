@@ -225,7 +225,7 @@ app_batch_get(text *id, BatchRow *row)
 	bool		found;
 
 	store_open();
-	found = store_batch_get(id, false, true, row);
+	found = store_batch_get(id, row);
 	store_close();
 	if (!found)
 		report_missing(id);
@@ -345,7 +345,7 @@ app_update(text *id, int32 expected_version, text *new_state,
 {
 	int			to = state_of(new_state);
 	int			from;
-	BatchRow	row;
+	BatchHead	row;
 
 	if (expected_version == PG_INT32_MAX)
 		ereport(ERROR,
@@ -355,7 +355,7 @@ app_update(text *id, int32 expected_version, text *new_state,
 				 errdetail("The new version, expected_version + 1, would be out of range for type integer.")));
 
 	store_open();
-	if (!store_batch_get(id, true, false, &row))
+	if (!store_batch_lock(id, &row))
 		report_missing(id);
 	if (row.version != expected_version)
 	{
@@ -500,16 +500,16 @@ app_list(text *queue, ArrayType *states, app_row_fn fn, void *arg)
 bool
 app_ensure_membership(text *id)
 {
-	BatchRow	row;
+	BatchHead	row;
 	int			state;
 	bool		added = false;
 
 	store_open();
-	if (!store_batch_get(id, true, false, &row))
+	if (!store_batch_lock(id, &row))
 		report_missing(id);
 	state = state_of(row.state);
 	if (state != POLICY_NO_STATE && !policy_is_terminal(state))
-		added = store_membership_add(row.queue, row.state, row.id);
+		added = store_membership_add(row.queue, row.state, id);
 	store_close();
 	return added;
 }
@@ -607,8 +607,8 @@ static void
 repair_batch(text *scope, DriftItem *items, int n,
 			 int64 *added, int64 *removed)
 {
-	BatchRow	row;
-	bool		exists = store_batch_get(items[0].batch_id, true, false, &row);
+	BatchHead	row;
+	bool		exists = store_batch_lock(items[0].batch_id, &row);
 	int			state = exists ? state_of(row.state) : POLICY_NO_STATE;
 	bool		live = state != POLICY_NO_STATE && !policy_is_terminal(state);
 
@@ -626,7 +626,7 @@ repair_batch(text *scope, DriftItem *items, int n,
 	}
 	if (live && (scope == NULL || text_equal(scope, row.queue)))
 	{
-		if (store_membership_add(row.queue, row.state, row.id))
+		if (store_membership_add(row.queue, row.state, items[0].batch_id))
 			(*added)++;
 	}
 }

@@ -64,7 +64,7 @@ static const StoreStmtDef stmt_defs[STMT_COUNT] = {
 		1, {TEXTOID}, true
 	},
 	[STMT_GET_LOCKED] = {
-		"SELECT " BATCH_COLS " FROM " BATCH " WHERE id" EQ "$1"
+		"SELECT queue, state, version FROM " BATCH " WHERE id" EQ "$1"
 		" FOR NO KEY UPDATE",
 		1, {TEXTOID}, true
 	},
@@ -220,12 +220,16 @@ static bool guard_pending = false;
 static planner_hook_type prev_planner_hook = NULL;
 
 /*
- * Plan our own hot-path statements with sequential scans, hash joins and
- * merge joins disabled.  Each of them reaches its rows through a primary
- * key prefix; without the guard a table that statistics call empty (after
- * VACUUM, or on a fresh install) gets a plan that scans every dead row, and
- * a kept plan keeps it.  The guard applies to the one statement being
- * planned, not to anything its execution plans later (user triggers).
+ * Plan our own hot-path statements with sequential scans, bitmap scans,
+ * hash joins and merge joins disabled.  Each of them reaches its rows
+ * through a primary key prefix; without the guard a table that statistics
+ * call empty (after VACUUM, or on a fresh install) gets a plan that scans
+ * every dead row, and a kept plan keeps it.  Plain index scans also mark
+ * the index entries of dead rows they pass (a bitmap scan never does), so
+ * the next scan skips them and a page split can drop them: under churn the
+ * membership index stays small between vacuums.  The guard applies to the
+ * one statement being planned, not to anything its execution plans later
+ * (user triggers).
  */
 static PlannedStmt *
 store_planner(Query *parse, const char *query_string, int cursorOptions,
@@ -233,6 +237,7 @@ store_planner(Query *parse, const char *query_string, int cursorOptions,
 {
 	bool		guarded = guard_pending;
 	bool		save_seqscan = enable_seqscan;
+	bool		save_bitmapscan = enable_bitmapscan;
 	bool		save_hashjoin = enable_hashjoin;
 	bool		save_mergejoin = enable_mergejoin;
 	PlannedStmt *result;
@@ -241,6 +246,7 @@ store_planner(Query *parse, const char *query_string, int cursorOptions,
 	if (guarded)
 	{
 		enable_seqscan = false;
+		enable_bitmapscan = false;
 		enable_hashjoin = false;
 		enable_mergejoin = false;
 	}
@@ -256,6 +262,7 @@ store_planner(Query *parse, const char *query_string, int cursorOptions,
 	PG_FINALLY();
 	{
 		enable_seqscan = save_seqscan;
+		enable_bitmapscan = save_bitmapscan;
 		enable_hashjoin = save_hashjoin;
 		enable_mergejoin = save_mergejoin;
 	}
@@ -395,19 +402,26 @@ decode_batch(uint64 row, int first, bool copy_out, BatchRow *out)
 }
 
 bool
-store_batch_get(text *id, bool lock, bool copy_out, BatchRow *row)
+store_batch_get(text *id, BatchRow *row)
 {
 	Datum		values[1] = {PointerGetDatum(id)};
 
-	if (lock)
-	{
-		if (run(STMT_GET_LOCKED, values, NULL, false, SPI_OK_SELECT) == 0)
-			return false;
-	}
-	else if (run(STMT_GET, values, NULL, true, SPI_OK_SELECT) == 0)
+	if (run(STMT_GET, values, NULL, true, SPI_OK_SELECT) == 0)
 		return false;
+	decode_batch(0, 1, true, row);
+	return true;
+}
 
-	decode_batch(0, 1, copy_out, row);
+bool
+store_batch_lock(text *id, BatchHead *head)
+{
+	Datum		values[1] = {PointerGetDatum(id)};
+
+	if (run(STMT_GET_LOCKED, values, NULL, false, SPI_OK_SELECT) == 0)
+		return false;
+	head->queue = (text *) DatumGetPointer(varlena_column(0, 1, false, false));
+	head->state = (text *) DatumGetPointer(varlena_column(0, 2, false, false));
+	head->version = DatumGetInt32(column_not_null(0, 3));
 	return true;
 }
 

@@ -6,9 +6,9 @@
  * Every operation runs between store_open() and store_close() (one SPI
  * connection, possibly spanning several operations of one call).  Plans are
  * prepared on first use and kept for the life of the backend.  Statements on
- * the hot path are planned with sequential scans, hash joins and merge joins
- * disabled, so their cost follows the rows they touch whatever the table
- * statistics say.  Every SQL text names its schema and its operators, so no
+ * the hot path are planned with sequential scans, bitmap scans, hash joins
+ * and merge joins disabled, so their cost follows the rows they touch
+ * whatever the table statistics say.  Every SQL text names its schema and its operators, so no
  * search_path can redirect it.
  *
  * Text values are passed and returned as text pointers.  Values returned
@@ -46,13 +46,25 @@ extern void store_open(void);
 extern void store_close(void);
 
 /*
- * Read batch "id" into *row; false if there is none.  With lock, the row is
- * locked FOR NO KEY UPDATE (waiting for a concurrent writer) and the newest
- * committed version is read.  With copy_out, the values are copied into the
- * memory context that was current at store_open(); otherwise they live in
- * SPI memory.
+ * Read batch "id" into *row, copied into the memory context that was
+ * current at store_open(); false if there is none.  (Reads only.)
  */
-extern bool store_batch_get(text *id, bool lock, bool copy_out, BatchRow *row);
+extern bool store_batch_get(text *id, BatchRow *row);
+
+/* What a move of a batch depends on. */
+typedef struct BatchHead
+{
+	text	   *queue;
+	text	   *state;
+	int32		version;
+} BatchHead;
+
+/*
+ * Lock batch "id" FOR NO KEY UPDATE, waiting for a concurrent writer, and
+ * read its newest committed version into *head (SPI memory); false if there
+ * is none.
+ */
+extern bool store_batch_lock(text *id, BatchHead *head);
 
 /* Does batch "id" exist?  (Reads only.) */
 extern bool store_batch_exists(text *id);
@@ -76,7 +88,7 @@ extern bool store_batch_cas(text *id, int32 old_version, int32 new_version,
  * membership row (queue, drop_state, id) and files (queue, file_state, id),
  * idempotently; either state may be NULL, and they must differ.  One
  * statement.  Call it with the batch row locked by this transaction
- * (store_batch_get with lock; queue is the batch's): its snapshot then sees
+ * (store_batch_lock; queue is the batch's): its snapshot then sees
  * every membership row that a previous holder of the lock filed.
  */
 extern bool store_batch_move(text *id, text *queue, int32 old_version,
