@@ -23,3 +23,9 @@ PG_CPPFLAGS = -isystem $(includedir_server)
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# the PGXN upload: a zip of HEAD named for the control file's version
+dist:
+	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ \
+		-o $(EXTENSION)-$(EXTVERSION).zip HEAD
+.PHONY: dist
