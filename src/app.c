@@ -119,17 +119,18 @@ notify_change(text *id, text *queue, text *previous, text *state,
 	pfree(buf.data);
 }
 
-/* A text value as a C string for a message, cut to SHOWN_BYTES. */
+char *
+app_shown(const char *data, int len)
+{
+	int			cut = pg_mbcliplen(data, len, SHOWN_BYTES);
+
+	return psprintf("%.*s%s", cut, data, cut < len ? "..." : "");
+}
+
 static char *
 shown(text *t)
 {
-	const char *data = VARDATA_ANY(t);
-	int			len = VARSIZE_ANY_EXHDR(t);
-	int			cut = pg_mbcliplen(data, len, SHOWN_BYTES);
-
-	if (cut < len)
-		return psprintf("%.*s...", cut, data);
-	return text_to_cstring(t);
+	return app_shown(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 }
 
 static int

@@ -32,6 +32,12 @@ typedef void (*app_drift_fn) (void *arg, const char *problem, text *queue,
 /* Define the batchstate.notify_channel setting; called once from _PG_init. */
 extern void app_init(void);
 
+/*
+ * A value as a C string for an error message: its first 64 bytes, cut at a
+ * character boundary, with "..." when cut.
+ */
+extern char *app_shown(const char *data, int len);
+
 /* Named sets of states, as text[] in policy order. */
 typedef enum AppStateSet
 {

@@ -12,7 +12,6 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
-#include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
@@ -68,16 +67,6 @@ require_all(FunctionCallInfo fcinfo, const char *const *names, int nargs)
 }
 
 
-
-/* A text value as a C string for a message, cut at 64 bytes. */
-static char *
-shown(const char *data, int len)
-{
-	int			cut = pg_mbcliplen(data, len, 64);
-
-	return psprintf("%.*s%s", cut, data, cut < len ? "..." : "");
-}
-
 /* Check a state name (an element of an array with in_array); its number. */
 static int
 check_state(const char *data, int len, const char *name, bool in_array)
@@ -95,7 +84,7 @@ check_state(const char *data, int len, const char *name, bool in_array)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unrecognized batch state \"%s\" in argument \"%s\"",
-						shown(data, len), name),
+						app_shown(data, len), name),
 				 errhint("Valid states are: %s.", policy_state_list())));
 	return state;
 }

@@ -316,17 +316,26 @@ get_plan(StoreStmt which)
 	return plans[which];
 }
 
-/* SPI_execute_plan, with the planner guard raised for guarded statements. */
+/*
+ * Execute statement "which", or with portal open a cursor on it into
+ * *portal, with the planner guard raised for a guarded statement: the
+ * planning this call does (if any) is guarded, nothing after it is.
+ * Returns the SPI result code of an execution.
+ */
 static int
-execute(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only,
-		bool guarded)
+start(StoreStmt which, Datum *values, const char *nulls, bool read_only,
+	  Portal *portal)
 {
+	SPIPlanPtr volatile plan = get_plan(which);
 	volatile int rc = 0;
 
-	guard_pending = guarded;
+	guard_pending = stmt_defs[which].guarded;
 	PG_TRY();
 	{
-		rc = SPI_execute_plan(plan, values, nulls, read_only, 0);
+		if (portal)
+			*portal = SPI_cursor_open(NULL, plan, values, nulls, read_only);
+		else
+			rc = SPI_execute_plan(plan, values, nulls, read_only, 0);
 	}
 	PG_FINALLY();
 	{
@@ -344,8 +353,7 @@ static uint64
 run(StoreStmt which, Datum *values, const char *nulls, bool read_only,
 	int expected_rc)
 {
-	int			rc = execute(get_plan(which), values, nulls, read_only,
-							 stmt_defs[which].guarded);
+	int			rc = start(which, values, nulls, read_only, NULL);
 
 	if (rc != expected_rc)
 		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s",
@@ -353,19 +361,13 @@ run(StoreStmt which, Datum *values, const char *nulls, bool read_only,
 	return SPI_processed;
 }
 
-/* Column "col" (1-based) of row "row" of the last result. */
-static Datum
-column(uint64 row, int col, bool *isnull)
-{
-	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
-						 col, isnull);
-}
-
+/* Column "col" (1-based) of row "row" of the last result, never NULL. */
 static Datum
 column_not_null(uint64 row, int col)
 {
 	bool		isnull;
-	Datum		value = column(row, col, &isnull);
+	Datum		value = SPI_getbinval(SPI_tuptable->vals[row],
+									  SPI_tuptable->tupdesc, col, &isnull);
 
 	if (isnull)
 		elog(ERROR, "unexpected null in column %d of a batchstate result", col);
@@ -453,13 +455,14 @@ store_batch_insert(const BatchRow *row, text *member_state)
 	return run(STMT_INSERT, values, nulls, false, SPI_OK_SELECT) > 0;
 }
 
-bool
-store_batch_cas(text *id, int32 old_version, int32 new_version,
-				text *new_state, const double *score)
+/*
+ * The arguments STMT_CAS and STMT_MOVE share, $1 .. $5, into values and
+ * nulls (which hold room for the statement's other arguments).
+ */
+static void
+cas_args(Datum *values, char *nulls, text *id, int32 old_version,
+		 int32 new_version, text *new_state, const double *score)
 {
-	Datum		values[5];
-	char		nulls[6] = "     ";
-
 	values[0] = PointerGetDatum(id);
 	values[1] = Int32GetDatum(old_version);
 	values[2] = Int32GetDatum(new_version);
@@ -467,7 +470,16 @@ store_batch_cas(text *id, int32 old_version, int32 new_version,
 	values[4] = score ? Float8GetDatum(*score) : (Datum) 0;
 	if (score == NULL)
 		nulls[4] = 'n';
+}
 
+bool
+store_batch_cas(text *id, int32 old_version, int32 new_version,
+				text *new_state, const double *score)
+{
+	Datum		values[5];
+	char		nulls[6] = "     ";
+
+	cas_args(values, nulls, id, old_version, new_version, new_state, score);
 	return run(STMT_CAS, values, nulls, false, SPI_OK_UPDATE) > 0;
 }
 
@@ -479,21 +491,14 @@ store_batch_move(text *id, text *queue, int32 old_version, int32 new_version,
 	Datum		values[8];
 	char		nulls[9] = "        ";
 
-	values[0] = PointerGetDatum(id);
-	values[1] = Int32GetDatum(old_version);
-	values[2] = Int32GetDatum(new_version);
-	values[3] = PointerGetDatum(new_state);
-	values[4] = score ? Float8GetDatum(*score) : (Datum) 0;
+	cas_args(values, nulls, id, old_version, new_version, new_state, score);
 	values[5] = PointerGetDatum(drop_state);
 	values[6] = PointerGetDatum(file_state);
 	values[7] = PointerGetDatum(queue);
-	if (score == NULL)
-		nulls[4] = 'n';
 	if (drop_state == NULL)
 		nulls[5] = 'n';
 	if (file_state == NULL)
 		nulls[6] = 'n';
-
 	return run(STMT_MOVE, values, nulls, false, SPI_OK_SELECT) > 0;
 }
 
@@ -526,35 +531,15 @@ store_membership_remove(text *queue, text *state, text *batch_id)
 
 typedef void (*row_fn) (void *arg, uint64 row);
 
-static Portal
-open_guarded(SPIPlanPtr plan, Datum *values, const char *nulls,
-			 bool read_only, bool guarded)
-{
-	Portal		volatile portal = NULL;
-
-	guard_pending = guarded;
-	PG_TRY();
-	{
-		portal = SPI_cursor_open(NULL, plan, values, nulls, read_only);
-	}
-	PG_FINALLY();
-	{
-		guard_pending = false;
-	}
-	PG_END_TRY();
-	return portal;
-}
-
 /* Call fn for every result row of a SELECT statement, in order. */
 static void
 for_each_row(StoreStmt which, Datum *values, const char *nulls,
 			 bool read_only, row_fn fn, void *arg)
 {
-	Portal		portal = open_guarded(get_plan(which), values, nulls,
-									  read_only, stmt_defs[which].guarded);
-
+	Portal		portal = NULL;
 	MemoryContext rowcxt;
 
+	start(which, values, nulls, read_only, &portal);
 	if (portal == NULL)
 		elog(ERROR, "SPI_cursor_open failed for \"%s\": %s",
 			 stmt_defs[which].sql, SPI_result_code_string(SPI_result));
