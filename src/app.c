@@ -215,6 +215,22 @@ app_state_set(AppStateSet which)
 	return sets[which];
 }
 
+/* The name of a state as a text value, built once per backend. */
+static text *
+state_text(int state)
+{
+	static text *names[POLICY_NSTATES];
+
+	if (names[state] == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		names[state] = cstring_to_text(policy_state_name(state));
+		MemoryContextSwitchTo(old);
+	}
+	return names[state];
+}
+
 /* ---------------------------------------------------------------------
  * Storage primitives
  * ---------------------------------------------------------------------
@@ -334,19 +350,64 @@ report_forbidden(text *id, text *from_text, int from, int to)
 }
 
 /*
- * Lock the batch row, then decide on its newest committed version: missing,
- * another version (false), a move the policy forbids; then one statement
- * writes the row and moves its membership.  That statement starts after the
- * lock was granted, so it sees the membership rows that the previous lock
- * holder (a move, ensure_membership, reconcile) filed and committed.
+ * For each state, 1 + the state that the last move into it which this
+ * backend had to look up came from (0: none yet).  See app_update.
+ */
+static int	last_from[POLICY_NSTATES];
+
+/*
+ * The state a move to "to" most likely comes from: the one the last looked
+ * up move into "to" came from, else the first state in policy order that
+ * may move there.  Always one the policy lets move to "to", or
+ * POLICY_NO_STATE if there is none.
+ */
+static int
+guess_from(int to)
+{
+	if (last_from[to] > 0)
+		return last_from[to] - 1;
+	for (int i = 0; i < POLICY_NSTATES; i++)
+	{
+		if (i != to && policy_can_transition(i, to))
+			return i;
+	}
+	return policy_can_transition(to, to) ? to : POLICY_NO_STATE;
+}
+
+/* store_batch_move of batch "id" from state "from" to state "to". */
+static bool
+move(text *id, int32 expected_version, int from, int to, text *new_state,
+	 const double *score, text **queue, bool *removed)
+{
+	return store_batch_move(id, expected_version, expected_version + 1,
+							new_state, score, state_text(from),
+							!policy_is_terminal(to), queue, removed);
+}
+
+/*
+ * Move batch "id".  The common case is one statement, which writes the row
+ * and moves its membership if the batch has expected_version and the state
+ * that guess_from names.  When it wrote nothing, the batch row is locked
+ * and the reason is decided on its newest committed version: missing,
+ * another version (false), a move the policy forbids.  Otherwise the guess
+ * was wrong, and the same statement runs with the state the row has, which
+ * nobody can change now; that state becomes the next guess.  A stream of
+ * batches through one lifecycle thus makes each move in one statement.
+ *
+ * The move statement's snapshot can predate its wait for the row lock, so
+ * it cannot see a row that the lock's previous holder (ensure_membership,
+ * reconcile) filed meanwhile.  When it removed nothing, a statement of its
+ * own, which sees every row committed before the lock was granted, removes
+ * the row again.
  */
 bool
 app_update(text *id, int32 expected_version, text *new_state,
 		   const double *score)
 {
 	int			to = state_of(new_state);
-	int			from;
-	BatchHead	row;
+	int			from = guess_from(to);
+	text	   *queue;
+	bool		removed;
 
 	if (expected_version == PG_INT32_MAX)
 		ereport(ERROR,
@@ -356,28 +417,31 @@ app_update(text *id, int32 expected_version, text *new_state,
 				 errdetail("The new version, expected_version + 1, would be out of range for type integer.")));
 
 	store_open();
-	if (!store_batch_lock(id, &row))
-		report_missing(id);
-	if (row.version != expected_version)
+	if (from == POLICY_NO_STATE ||
+		!move(id, expected_version, from, to, new_state, score,
+			  &queue, &removed))
 	{
-		store_close();
-		return false;
-	}
-	from = state_of(row.state);
-	if (!policy_can_transition(from, to))
-		report_forbidden(id, row.state, from, to);
+		BatchHead	row;
 
-	/*
-	 * A live batch has its row under its state: move it there, or, for a
-	 * move to the same state, keep it (filing it again if it went missing).
-	 */
-	if (!store_batch_move(id, row.queue, expected_version, expected_version + 1,
-						  new_state, score,
-						  from == to ? NULL : row.state,
-						  policy_is_terminal(to) ? NULL : new_state))
-		elog(ERROR, "batchstate: locked batch \"%s\" changed under us",
-			 shown(id));
-	notify_change(id, row.queue, row.state, new_state, expected_version + 1);
+		if (!store_batch_lock(id, &row))
+			report_missing(id);
+		if (row.version != expected_version)
+		{
+			store_close();
+			return false;
+		}
+		from = state_of(row.state);
+		if (!policy_can_transition(from, to))
+			report_forbidden(id, row.state, from, to);
+		if (!move(id, expected_version, from, to, new_state, score,
+				  &queue, &removed))
+			elog(ERROR, "batchstate: locked batch \"%s\" changed under us",
+				 shown(id));
+		last_from[to] = from + 1;
+	}
+	if (!removed && from != to)
+		store_membership_remove(queue, state_text(from), id);
+	notify_change(id, queue, state_text(from), new_state, expected_version + 1);
 	store_close();
 	return true;
 }

@@ -41,6 +41,7 @@ typedef enum StoreStmt
 	STMT_INSERT,
 	STMT_CAS,
 	STMT_MOVE,
+	STMT_MOVE_END,
 	STMT_MEMBER_ADD,
 	STMT_MEMBER_REMOVE,
 	STMT_MEMBER_IDS,
@@ -101,32 +102,38 @@ static const StoreStmtDef stmt_defs[STMT_COUNT] = {
 	},
 
 	/*
-	 * STMT_CAS that also, in the same statement, removes the batch's
-	 * membership row (queue $8) under $6 and files it under $7 (NULL:
-	 * neither).  Run with the batch row already locked by this transaction,
-	 * so that its snapshot, taken after the lock was granted, sees every row
-	 * a previous holder of that lock filed.  The membership keys are all
-	 * parameters, not joined from the UPDATE: a join lets the planner start
-	 * from the membership index without its leading column and read all of
-	 * it when the statistics say the table is empty.
+	 * STMT_CAS on a batch in state $6 that, in the same statement, also
+	 * removes its membership row under $6 (unless $6 is the new state) and
+	 * (STMT_MOVE) files it under the new state: the whole of a move.
+	 * Returns the batch's queue and the count of rows removed.  The state
+	 * test sits in the UPDATE, so a row that changed while the statement
+	 * waited for its lock is judged on its newest version; the queue
+	 * reaches the DELETE as an InitPlan parameter, so its scan always has
+	 * the whole key.
 	 */
+#define MOVE_HEAD \
+		"WITH u AS (" \
+		" UPDATE " BATCH " SET state = $4, version = $3," \
+		" score = COALESCE($5, score)" \
+		" WHERE id" EQ "$1 AND version" EQ "$2 AND state" EQ "$6" \
+		" RETURNING queue)," \
+		" d AS (" \
+		" DELETE FROM " MEMBER \
+		" WHERE queue" EQ "(SELECT queue FROM u) AND state" EQ "$6" \
+		" AND batch_id" EQ "$1 AND state" NE "$4 RETURNING 1)"
+#define MOVE_TAIL " SELECT queue, (SELECT count(*) FROM d) FROM u"
+#define MOVE_TYPES {TEXTOID, INT4OID, INT4OID, TEXTOID, FLOAT8OID, TEXTOID}
 	[STMT_MOVE] = {
-		"WITH u AS ("
-		" UPDATE " BATCH " SET state = $4, version = $3,"
-		" score = COALESCE($5, score)"
-		" WHERE id" EQ "$1 AND version" EQ "$2"
-		" RETURNING 1),"
-		" d AS ("
-		" DELETE FROM " MEMBER
-		" WHERE queue" EQ "$8 AND state" EQ "$6 AND batch_id" EQ "$1"
-		" AND EXISTS (SELECT 1 FROM u)),"
+		MOVE_HEAD ","
 		" a AS ("
 		" INSERT INTO " MEMBER " (queue, state, batch_id)"
-		" SELECT $8, $7, $1 WHERE $7 IS NOT NULL AND EXISTS (SELECT 1 FROM u)"
-		" ON CONFLICT DO NOTHING)"
-		" SELECT 1 FROM u",
-		8, {TEXTOID, INT4OID, INT4OID, TEXTOID, FLOAT8OID, TEXTOID, TEXTOID,
-		TEXTOID}, true
+		" SELECT queue, $4, $1 FROM u ON CONFLICT DO NOTHING)"
+		MOVE_TAIL,
+		6, MOVE_TYPES, true
+	},
+	[STMT_MOVE_END] = {
+		MOVE_HEAD MOVE_TAIL,
+		6, MOVE_TYPES, true
 	},
 	[STMT_MEMBER_ADD] = {
 		"INSERT INTO " MEMBER " (queue, state, batch_id)"
@@ -484,22 +491,21 @@ store_batch_cas(text *id, int32 old_version, int32 new_version,
 }
 
 bool
-store_batch_move(text *id, text *queue, int32 old_version, int32 new_version,
-				 text *new_state, const double *score,
-				 text *drop_state, text *file_state)
+store_batch_move(text *id, int32 old_version, int32 new_version,
+				 text *new_state, const double *score, text *from_state,
+				 bool file, text **queue, bool *removed)
 {
-	Datum		values[8];
-	char		nulls[9] = "        ";
+	Datum		values[6];
+	char		nulls[7] = "      ";
 
 	cas_args(values, nulls, id, old_version, new_version, new_state, score);
-	values[5] = PointerGetDatum(drop_state);
-	values[6] = PointerGetDatum(file_state);
-	values[7] = PointerGetDatum(queue);
-	if (drop_state == NULL)
-		nulls[5] = 'n';
-	if (file_state == NULL)
-		nulls[6] = 'n';
-	return run(STMT_MOVE, values, nulls, false, SPI_OK_SELECT) > 0;
+	values[5] = PointerGetDatum(from_state);
+	if (run(file ? STMT_MOVE : STMT_MOVE_END, values, nulls, false,
+			SPI_OK_SELECT) == 0)
+		return false;
+	*queue = (text *) DatumGetPointer(varlena_column(0, 1, false, false));
+	*removed = DatumGetInt64(column_not_null(0, 2)) > 0;
+	return true;
 }
 
 bool

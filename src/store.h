@@ -84,21 +84,25 @@ extern bool store_batch_cas(text *id, int32 old_version, int32 new_version,
 							text *new_state, const double *score);
 
 /*
- * store_batch_cas that, when the row is written, also removes the batch's
- * membership row (queue, drop_state, id) and files (queue, file_state, id),
- * idempotently; either state may be NULL, and they must differ.  One
- * statement.  Call it with the batch row locked by this transaction
- * (store_batch_lock; queue is the batch's): its snapshot then sees
- * every membership row that a previous holder of the lock filed.
+ * The whole of a move in one statement: if batch "id" has version
+ * old_version and state from_state, write it as store_batch_cas does,
+ * remove its membership row under from_state (unless that is new_state)
+ * and, when "file", file it under new_state idempotently.  True when the
+ * row was written; then *queue is the batch's queue (SPI memory) and
+ * *removed says whether a row was removed.  The statement's snapshot may
+ * predate its wait for the row lock, so it may miss a row that the lock's
+ * previous holder filed: a caller for whom *removed is false removes it
+ * again with store_membership_remove.
  */
-extern bool store_batch_move(text *id, text *queue, int32 old_version,
-							 int32 new_version, text *new_state,
-							 const double *score, text *drop_state,
-							 text *file_state);
+extern bool store_batch_move(text *id, int32 old_version, int32 new_version,
+							 text *new_state, const double *score,
+							 text *from_state, bool file,
+							 text **queue, bool *removed);
 
 /* File / remove one membership row; true when a row was added / removed. */
 extern bool store_membership_add(text *queue, text *state, text *batch_id);
 extern bool store_membership_remove(text *queue, text *state, text *batch_id);
+
 
 /* Callback for store_membership_ids: one batch id, in byte order. */
 typedef void (*store_id_fn) (void *arg, text *batch_id);
