@@ -93,6 +93,27 @@ SELECT * FROM filed;
 SELECT * FROM memberships;
 
 --
+-- moves into one state from different states.  A move guesses the state it
+-- comes from (the one the last move into the same state came from) and
+-- checks the guess in the same statement as the write; a wrong guess costs
+-- a second statement, never a wrong result.  After the first move here
+-- (from scored) the guess is scored, so the second (from created) misses
+-- and the third (from created) hits.  Each is right, as are the lost race
+-- and the forbidden move after them.
+--
+SELECT id FROM create_batch('q1/batch/6', 'q1', 'scored');
+SELECT id FROM create_batch('q1/batch/7', 'q1');
+SELECT id FROM create_batch('q1/batch/8', 'q1');
+SELECT update_state('q1/batch/6', 1, 'speculating');
+SELECT update_state('q1/batch/7', 1, 'speculating');
+SELECT update_state('q1/batch/8', 1, 'speculating');
+SELECT update_state('q1/batch/8', 1, 'speculating');
+SELECT update_state('q1/batch/8', 2, 'scored');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT * FROM filed WHERE id IN ('q1/batch/6', 'q1/batch/7', 'q1/batch/8');
+SELECT * FROM verify('q1');
+
+--
 -- list_batches
 --
 TRUNCATE batch, batch_state_membership;
