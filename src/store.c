@@ -105,7 +105,8 @@ static const StoreStmtDef stmt_defs[STMT_COUNT] = {
 	 * STMT_CAS on a batch in state $6 that, in the same statement, also
 	 * removes its membership row under $6 (unless $6 is the new state) and
 	 * (STMT_MOVE) files it under the new state: the whole of a move.
-	 * Returns the batch's queue and the count of rows removed.  The state
+	 * Returns the batch's queue and whether a row was removed (EXISTS, not
+	 * count(*): an aggregate costs a tenth of the statement).  The state
 	 * test sits in the UPDATE, so a row that changed while the statement
 	 * waited for its lock is judged on its newest version; the queue
 	 * reaches the DELETE as an InitPlan parameter, so its scan always has
@@ -121,7 +122,7 @@ static const StoreStmtDef stmt_defs[STMT_COUNT] = {
 		" DELETE FROM " MEMBER \
 		" WHERE queue" EQ "(SELECT queue FROM u) AND state" EQ "$6" \
 		" AND batch_id" EQ "$1 AND state" NE "$4 RETURNING 1)"
-#define MOVE_TAIL " SELECT queue, (SELECT count(*) FROM d) FROM u"
+#define MOVE_TAIL " SELECT queue, EXISTS (SELECT 1 FROM d) FROM u"
 #define MOVE_TYPES {TEXTOID, INT4OID, INT4OID, TEXTOID, FLOAT8OID, TEXTOID}
 	[STMT_MOVE] = {
 		MOVE_HEAD ","
@@ -504,7 +505,7 @@ store_batch_move(text *id, int32 old_version, int32 new_version,
 			SPI_OK_SELECT) == 0)
 		return false;
 	*queue = (text *) DatumGetPointer(varlena_column(0, 1, false, false));
-	*removed = DatumGetInt64(column_not_null(0, 2)) > 0;
+	*removed = DatumGetBool(column_not_null(0, 2));
 	return true;
 }
 
