@@ -106,7 +106,7 @@ static const StoreStmtDef stmt_defs[STMT_COUNT] = {
 	 * removes its membership row under $6 (unless $6 is the new state) and
 	 * (STMT_MOVE) files it under the new state: the whole of a move.
 	 * Returns the batch's queue and whether a row was removed (EXISTS, not
-	 * count(*): an aggregate costs a tenth of the statement).  The state
+	 * count(*), whose aggregate node is 5% of the statement's work).  The state
 	 * test sits in the UPDATE, so a row that changed while the statement
 	 * waited for its lock is judged on its newest version; the queue
 	 * reaches the DELETE as an InitPlan parameter, so its scan always has
