@@ -21,6 +21,10 @@
 #   memory     per-backend memory of the extension's backends over a longer
 #              run (pg_log_backend_memory_contexts, "Grand total" lines)
 #   perf       (--perf) a perf profile of the extension's backends
+#   instructions  user-space instructions per lifecycle of the extension,
+#              PL/pgSQL and the floor, counted by valgrind's callgrind in a
+#              single-user backend: free of the machine's noise and of the
+#              kernel (--no-instructions skips it)
 #   soak       (--soak) lifecycles on 2 clients plus 1 client listing random
 #              queues on a fresh cluster with stock settings: throughput per
 #              window, list rate, membership table size, sequential scans
@@ -51,6 +55,7 @@ options:
   --memory-seconds S memory phase length (default 60; smoke 4)
   --perf             also profile the extension's backends with perf (full mode)
   --perf-seconds S   length of the profiled run (default 15)
+  --no-instructions  skip the instruction counts (callgrind; about 3 minutes, smoke 1)
   --seed N           pgbench --random-seed (queue choices; default: pgbench's, from the clock)
   --locale L         the cluster's locale (default C.UTF-8, as scripts/lib.sh's cluster; e.g. C)
   --port P           port of the benchmark's cluster (default 5471; smoke 5472; soak 5473)
@@ -71,6 +76,7 @@ say() { printf 'bench: %s\n' "$*"; }
 MODE=full
 MINUTES=5 WINDOW=30 SECONDS_RUN='' WARMUP='' ROUNDS=3 CLIENTS=2 HISTORY=''
 MEM_SECONDS='' PERF=0 PERF_SECONDS=15 PORT='' OUT='' BUILD=1 KEEP=0 LOCALE='' SEED=''
+INSTRUCTIONS=1
 PGBENCH_SEED=()
 ARGS=("$@")
 while (($#)); do
@@ -87,6 +93,7 @@ while (($#)); do
 	--memory-seconds) MEM_SECONDS=${2:?}; shift ;;
 	--perf) PERF=1 ;;
 	--perf-seconds) PERF_SECONDS=${2:?}; shift ;;
+	--no-instructions) INSTRUCTIONS=0 ;;
 	--port) PORT=${2:?}; shift ;;
 	--locale) LOCALE=${2:?}; shift ;;
 	--seed) SEED=${2:?}; shift ;;
@@ -184,6 +191,9 @@ if [ "$MODE" != soak ] && ! command -v gnuplot >/dev/null 2>&1; then
 fi
 if ((PERF)) && ! command -v perf >/dev/null 2>&1; then
 	apt_install linux-perf || die "--perf needs perf (Debian package linux-perf)"
+fi
+if [ "$MODE" != soak ] && ((INSTRUCTIONS)) && ! command -v valgrind >/dev/null 2>&1; then
+	apt_install valgrind || die "the instruction counts need valgrind (or run with --no-instructions)"
 fi
 
 # --- the extension ------------------------------------------------------------
@@ -836,6 +846,72 @@ memory_growth() {
 		}' "$OUT/memory.dat" | sort -n
 }
 
+# --- instructions ---------------------------------------------------------------
+
+# The SQL statements of a pgbench script, one per line: comments and \set
+# lines dropped, a statement's lines joined, :id and :q made $1 and $2.
+script_statements() {
+	awk '
+		/^[[:space:]]*(--|\\)/ || /^[[:space:]]*$/ { next }
+		{ sub(/[[:space:]]+$/, ""); stmt = stmt (stmt == "" ? "" : " ") $0 }
+		/;$/ { print stmt; stmt = "" }
+	' "$1" | sed -e 's/:id\b/$1/g' -e 's/:q\b/$2/g'
+}
+
+# instructions_workload APPROACH N: the approach's lifecycle script as a
+# single-user session: each statement PREPAREd once, then N lifecycles of
+# EXECUTEs (one transaction each, as pgbench -M prepared runs them).
+instructions_workload() {
+	local a=$1 n=$2 schema i j k=0 s
+	local -a stmts
+	schema=$(schema_of "$a")
+	mapfile -t stmts < <(script_statements "$(script_of "$a")")
+	echo "TRUNCATE $schema.batch, $schema.batch_state_membership;"
+	for s in "${stmts[@]}"; do
+		k=$((k + 1))
+		echo "PREPARE s$k(text, text) AS ${s%;};"
+	done
+	for ((i = 1; i <= n; i++)); do
+		for ((j = 1; j <= k; j++)); do
+			echo "EXECUTE s$j('i$i', 'q$((i % 10))');"
+		done
+	done
+}
+
+# instructions_count APPROACH N: instructions (Ir) of a single-user backend
+# running the workload under callgrind
+instructions_count() {
+	local a=$1 n=$2 w=$CL/instructions-$1-$2
+	local -a opts
+	read -r -a opts <<<"$(options_of "$a")"
+	instructions_workload "$a" "$n" >"$w.sql"
+	chmod 644 "$w.sql"
+	as_pg valgrind --tool=callgrind --callgrind-out-file="$w.callgrind" \
+		"$PG_BIN/postgres" --single -D "$CL/data" "${opts[@]}" "$DB" <"$w.sql" >"$w.out" 2>"$w.err" ||
+		die "callgrind run of $a failed: $(tail -n 5 "$w.err")"
+	! grep -q ' ERROR: ' "$w.err" || die "the $a workload failed: $(grep -m 3 ' ERROR: ' "$w.err")"
+	cp -f -- "$w.out" "$w.err" "$OUT/raw/" 2>/dev/null || true
+	sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$w.err"
+}
+
+# Instructions per lifecycle: the count for N2 lifecycles minus that for N1,
+# over N2 - N1, so that startup, planning and shutdown cancel out.  The
+# server is stopped for it (single-user mode needs the data directory).
+instructions_phase() {
+	local n1=200 n2=1200 a c1 c2
+	[ "$MODE" = smoke ] && n1=20 n2=60
+	say "instructions: callgrind, single-user backend, $n1 and $n2 lifecycles per approach"
+	as_pg "$PG_BIN/pg_ctl" -D "$CL/data" -m fast -w -t 60 stop >/dev/null ||
+		die "the cluster did not stop for the instruction counts"
+	echo "# approach instructions_per_lifecycle ($n2 - $n1 lifecycles)" >"$OUT/instructions.dat"
+	for a in extension plpgsql fused_sql; do
+		c1=$(instructions_count "$a" "$n1")
+		c2=$(instructions_count "$a" "$n2")
+		[ -n "$c1" ] && [ -n "$c2" ] || die "callgrind printed no count for $a"
+		echo "$a $(((c2 - c1) / (n2 - n1)))" | tee -a "$OUT/instructions.dat" | sed 's/^/bench:   /'
+	done
+}
+
 summarize() {
 	local ext plp fused rt r1 r2 r3 r4 c1 c2
 	col() { awk -v k="$2" -v c="$3" '$2 == k { print $c }' "$OUT/$1.dat"; }
@@ -849,6 +925,7 @@ summarize() {
 	# the same ratios from server CPU per lifecycle (lower is better)
 	c1=$(ratio "$(col lifecycle plpgsql 6)" "$(col lifecycle extension 6)")
 	c2=$(ratio "$(col lifecycle fused_sql 6)" "$(col lifecycle extension 6)")
+	col_ins() { awk -v k="$1" '$1 == k { print $2 }' "$OUT/instructions.dat"; }
 	local first last l0 llast
 	first=$(awk '!/^#/ { print $2; exit }' "$OUT/list.dat")
 	last=$(awk '!/^#/ { h = $2 } END { print h }' "$OUT/list.dat")
@@ -884,12 +961,23 @@ summarize() {
 				"$p" "$n" "$f" "$s1" "$l" "$s2" "$m1" "$m2"
 		done
 		echo
+		if [ -s "$OUT/instructions.dat" ]; then
+			echo "instructions per lifecycle (user space, callgrind, one single-user backend, no client:"
+			echo "what the server executes for the 5 statements of a lifecycle, without kernel or protocol)"
+			awk '!/^#/ { print $1, $2 }' "$OUT/instructions.dat" | while read -r a n; do
+				printf '  %-12s %9d  %7sx of the extension\n' "$a" "$n" "$(ratio "$n" "$(col_ins extension)")"
+			done
+			echo
+		fi
 		echo "sequential / index scans of each approach's tables during the lifecycle runs"
 		awk '{ printf "  %-14s %-24s seq_scan %6d  idx_scan %10d\n", $2, $3, $4, $5 }' "$OUT/raw/seq-scans.txt"
 		echo
 		echo "targets (medians of this run):"
 		echo "  extension / plpgsql   = ${r1}x (>= 1.25x: $(target x "$r1" 1.25)); server CPU per lifecycle, plpgsql / extension = ${c1}x"
 		echo "  extension / fused_sql = ${r2}x (>= 0.95x: $(target x "$r2" 0.95)); server CPU per lifecycle, fused_sql / extension = ${c2}x"
+		if [ -s "$OUT/instructions.dat" ]; then
+			echo "  by instructions per lifecycle: plpgsql / extension = $(ratio "$(col_ins plpgsql)" "$(col_ins extension)")x, fused_sql / extension = $(ratio "$(col_ins fused_sql)" "$(col_ins extension)")x"
+		fi
 		echo "  extension / round_trips = ${r3}x (no target)"
 		echo "  list_batches history $last / history $first = ${r4}x (>= 0.85x: $(target x "$r4" 0.85))"
 		echo "  memory per backend flat: largest growth of the floor ${worst} kB ($(awk -v w="$worst" 'BEGIN { print (w <= 64) ? "flat: met" : "GROWS: MISSED" }'))"
@@ -920,6 +1008,7 @@ lifecycle_phase
 list_phase
 memory_phase
 ((PERF)) && perf_phase
+((INSTRUCTIONS)) && instructions_phase
 summarize
 chart
 say "done: results in $OUT"

@@ -13,7 +13,7 @@ CLUSTER_DIR='' CLUSTER_DIR_FINAL=0 # set by cluster_resolve
 DEB_PACKAGES=(
 	postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
 	libtap-parser-sourcehandler-pgtap-perl make gcc cppcheck
-	libdbd-pg-perl postgresql-15-cron postgresql-15-plproxy gnuplot-nox
+	libdbd-pg-perl postgresql-15-cron postgresql-15-plproxy gnuplot-nox valgrind
 )
 
 say() { printf 'batchstate: %s\n' "$*"; }

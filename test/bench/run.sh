@@ -15,7 +15,9 @@
 #   smoke     bench/run.sh --smoke: every approach and history size has a
 #             throughput, every lifecycle finished, verify() is clean, the
 #             extension's hot path did not scan a table sequentially,
-#             memory samples, the targets' lines and the chart exist
+#             memory samples, instruction counts of three approaches (a
+#             lifecycle is well over 100k instructions), the targets' lines
+#             and the chart exist
 #   soak      bench/run.sh --soak, briefly: windows, list rate, table sizes,
 #             sequential scans and the targets' lines are printed
 # Last line: "bench: N passed, M failed".
@@ -151,6 +153,15 @@ if [ "$samples" -ge 2 ]; then
 else
 	fail "smoke: memory samples of every pgbench backend" "$(cat "$SMOKE/memory.dat" 2>/dev/null)"
 fi
+for a in extension plpgsql fused_sql; do
+	n=$(awk -v a="$a" '$1 == a { print $2 }' "$SMOKE/instructions.dat" 2>/dev/null || true)
+	if [[ ${n:-} =~ ^[0-9]+$ ]] && ((n > 100000)); then
+		pass "smoke: callgrind counted the instructions of a $a lifecycle ($n)"
+	else
+		fail "smoke: callgrind counted the instructions of a $a lifecycle" \
+			"$(cat "$SMOKE/instructions.dat" 2>/dev/null)"
+	fi
+done
 if [ "$(grep -c -E '^  (extension / plpgsql|extension / fused_sql|list_batches history|memory per backend flat)' "$SMOKE/summary.txt" 2>/dev/null)" = 4 ]; then
 	pass "smoke: summary.txt states all four targets"
 else
