@@ -382,43 +382,77 @@ column_not_null(uint64 row, int col)
 	return value;
 }
 
+/* The most columns a statement here returns (STMT_CANDIDATES). */
+#define MAX_COLUMNS 9
+
 /*
- * A text (packed) or array (aligned) column value, detoasted; with copy_out
- * copied into the context that was current at store_open().
+ * Every column of row "row" of the last result into values, none NULL: one
+ * pass over the tuple (SPI_getbinval per column would walk it from the
+ * start for every column after the first variable-length one).
+ */
+static void
+row_values(uint64 row, Datum *values)
+{
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+	bool		nulls[MAX_COLUMNS];
+
+	if (desc->natts > MAX_COLUMNS)
+		elog(ERROR, "a batchstate result has %d columns, more than %d",
+			 desc->natts, MAX_COLUMNS);
+	heap_deform_tuple(SPI_tuptable->vals[row], desc, values, nulls);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		if (nulls[i])
+			elog(ERROR, "unexpected null in column %d of a batchstate result",
+				 i + 1);
+	}
+}
+
+/*
+ * A text (packed) or array (aligned) value, detoasted; with copy_out copied
+ * into the context that was current at store_open().
  */
 static Datum
-varlena_column(uint64 row, int col, bool is_array, bool copy_out)
+varlena_value(Datum datum, bool is_array, bool copy_out)
 {
-	struct varlena *value;
+	struct varlena *value = (struct varlena *) DatumGetPointer(datum);
 
-	value = (struct varlena *) DatumGetPointer(column_not_null(row, col));
 	value = is_array ? pg_detoast_datum(value) : pg_detoast_datum_packed(value);
 	if (copy_out)
 		return SPI_datumTransfer(PointerGetDatum(value), false, -1);
 	return PointerGetDatum(value);
 }
 
-/* Decode columns first .. first+6 of a result row into *out. */
-static void
-decode_batch(uint64 row, int first, bool copy_out, BatchRow *out)
+/* Column "col" of row "row" as varlena_value; for a row of few columns. */
+static Datum
+varlena_column(uint64 row, int col, bool is_array, bool copy_out)
 {
-	out->id = (text *) DatumGetPointer(varlena_column(row, first, false, copy_out));
-	out->queue = (text *) DatumGetPointer(varlena_column(row, first + 1, false, copy_out));
-	out->contains = (ArrayType *) DatumGetPointer(varlena_column(row, first + 2, true, copy_out));
-	out->dependencies = (ArrayType *) DatumGetPointer(varlena_column(row, first + 3, true, copy_out));
-	out->score = DatumGetFloat8(column_not_null(row, first + 4));
-	out->state = (text *) DatumGetPointer(varlena_column(row, first + 5, false, copy_out));
-	out->version = DatumGetInt32(column_not_null(row, first + 6));
+	return varlena_value(column_not_null(row, col), is_array, copy_out);
+}
+
+/* Decode the 7 batch columns starting at values[0] into *out. */
+static void
+decode_batch(const Datum *values, bool copy_out, BatchRow *out)
+{
+	out->id = (text *) DatumGetPointer(varlena_value(values[0], false, copy_out));
+	out->queue = (text *) DatumGetPointer(varlena_value(values[1], false, copy_out));
+	out->contains = (ArrayType *) DatumGetPointer(varlena_value(values[2], true, copy_out));
+	out->dependencies = (ArrayType *) DatumGetPointer(varlena_value(values[3], true, copy_out));
+	out->score = DatumGetFloat8(values[4]);
+	out->state = (text *) DatumGetPointer(varlena_value(values[5], false, copy_out));
+	out->version = DatumGetInt32(values[6]);
 }
 
 bool
 store_batch_get(text *id, BatchRow *row)
 {
 	Datum		values[1] = {PointerGetDatum(id)};
+	Datum		columns[MAX_COLUMNS];
 
 	if (run(STMT_GET, values, NULL, true, SPI_OK_SELECT) == 0)
 		return false;
-	decode_batch(0, 1, true, row);
+	row_values(0, columns);
+	decode_batch(columns, true, row);
 	return true;
 }
 
@@ -607,11 +641,13 @@ static void
 candidates_row(void *arg, uint64 i)
 {
 	CandidatesState *st = (CandidatesState *) arg;
+	Datum		columns[MAX_COLUMNS];
 	BatchRow	row;
 
-	decode_batch(i, 1, false, &row);
-	st->fn(st->arg, &row, DatumGetTextPP(column_not_null(i, 8)),
-		   DatumGetBool(column_not_null(i, 9)));
+	row_values(i, columns);
+	decode_batch(columns, false, &row);
+	st->fn(st->arg, &row, DatumGetTextPP(columns[7]),
+		   DatumGetBool(columns[8]));
 }
 
 void
