@@ -1003,6 +1003,8 @@ fi
 
 setup_bench_db
 LOAD_START=$(loadavg)
+# a count left by an earlier run must not pass for this run's
+rm -f -- "$OUT/instructions.dat"
 write_env "$OUT/env.txt"
 lifecycle_phase
 list_phase
