@@ -251,13 +251,9 @@ app_batch_get(text *id, BatchRow *row)
 void
 app_batch_create(const BatchRow *row)
 {
-	bool		inserted;
-
 	store_open();
-	inserted = store_batch_insert(row, NULL);
+	store_batch_insert(row, NULL, report_taken);
 	store_close();
-	if (!inserted)
-		report_taken(row->id);
 }
 
 bool
@@ -310,13 +306,10 @@ void
 app_create_batch(const BatchRow *row)
 {
 	text	   *member = policy_is_terminal(state_of(row->state)) ? NULL : row->state;
-	bool		inserted;
 
 	store_open();
-	inserted = store_batch_insert(row, member);
+	store_batch_insert(row, member, report_taken);
 	store_close();
-	if (!inserted)
-		report_taken(row->id);
 	notify_change(row->id, row->queue, NULL, row->state, row->version);
 }
 

@@ -76,13 +76,15 @@ static const StoreStmtDef stmt_defs[STMT_COUNT] = {
 
 	/*
 	 * $1..$7 the row, $8 the state to file it under (NULL: none).  A taken
-	 * id inserts nothing and returns no row.
+	 * id fails the primary key's own unique check (a plain INSERT: ON
+	 * CONFLICT would add a probe and a speculative insertion to every
+	 * create, and the call fails either way), which store_batch_insert
+	 * turns into the caller's error.
 	 */
 	[STMT_INSERT] = {
 		"WITH b AS ("
 		" INSERT INTO " BATCH " (" BATCH_COLS ")"
 		" VALUES ($1, $2, $3, $4, $5, $6, $7)"
-		" ON CONFLICT (id) DO NOTHING"
 		" RETURNING queue, id),"
 		" m AS ("
 		" INSERT INTO " MEMBER " (queue, state, batch_id)"
@@ -477,9 +479,25 @@ store_batch_exists(text *id)
 	return run(STMT_EXISTS, values, NULL, true, SPI_OK_SELECT) > 0;
 }
 
-bool
-store_batch_insert(const BatchRow *row, text *member_state)
+/*
+ * Is the error being handled the unique violation of batchstate.batch's
+ * primary key?  Only the error's own fields are read: no catalog access
+ * before the error is re-raised.
+ */
+static bool
+is_batch_id_taken(const ErrorData *edata)
 {
+	return edata->sqlerrcode == ERRCODE_UNIQUE_VIOLATION &&
+		edata->schema_name && strcmp(edata->schema_name, "batchstate") == 0 &&
+		edata->table_name && strcmp(edata->table_name, "batch") == 0 &&
+		edata->constraint_name && strcmp(edata->constraint_name, "batch_pkey") == 0;
+}
+
+void
+store_batch_insert(const BatchRow *row, text *member_state,
+				   StoreReportFn taken)
+{
+	MemoryContext ctx = CurrentMemoryContext;
 	Datum		values[8];
 	char		nulls[8] = "       ";
 
@@ -494,7 +512,28 @@ store_batch_insert(const BatchRow *row, text *member_state)
 	if (member_state == NULL)
 		nulls[7] = 'n';
 
-	return run(STMT_INSERT, values, nulls, false, SPI_OK_SELECT) > 0;
+	PG_TRY();
+	{
+		run(STMT_INSERT, values, nulls, false, SPI_OK_SELECT);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		/*
+		 * The statement failed, so the transaction (or subtransaction) is
+		 * going to be rolled back: the only thing to do here is choose the
+		 * error that rolls it back.
+		 */
+		MemoryContextSwitchTo(ctx);
+		edata = CopyErrorData();
+		if (!is_batch_id_taken(edata))
+			PG_RE_THROW();
+		FlushErrorState();
+		taken(row->id);
+		elog(ERROR, "batch id taken, but no error was raised for it");
+	}
+	PG_END_TRY();
 }
 
 /*

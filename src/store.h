@@ -69,12 +69,17 @@ extern bool store_batch_lock(text *id, BatchHead *head);
 /* Does batch "id" exist?  (Reads only.) */
 extern bool store_batch_exists(text *id);
 
+/* Raises the caller's error about batch "id"; never returns. */
+typedef void (*StoreReportFn) (text *id);
+
 /*
- * Insert *row unless its id exists (false then, nothing written).  When
- * member_state is not NULL, the same statement also files membership row
- * (row->queue, member_state, row->id), idempotently.
+ * Insert *row.  When member_state is not NULL, the same statement also
+ * files membership row (row->queue, member_state, row->id), idempotently.
+ * An id that exists (or that a concurrent transaction inserted and then
+ * committed) raises the error taken(row->id) raises.
  */
-extern bool store_batch_insert(const BatchRow *row, text *member_state);
+extern void store_batch_insert(const BatchRow *row, text *member_state,
+							   StoreReportFn taken);
 
 /*
  * Compare-and-set: if batch "id" has version old_version, set its state,
