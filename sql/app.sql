@@ -112,6 +112,12 @@ SELECT update_state('q1/batch/8', 2, 'scored');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT * FROM filed WHERE id IN ('q1/batch/6', 'q1/batch/7', 'q1/batch/8');
 SELECT * FROM verify('q1');
+-- the last move into scored was q1/batch/2's move to itself, so the guess
+-- for scored is scored: a move into it from created misses, and is right
+SELECT id FROM create_batch('q1/batch/9', 'q1');
+SELECT update_score_and_state('q1/batch/9', 1, 0.2, 'scored');
+SELECT * FROM filed WHERE id = 'q1/batch/9';
+SELECT * FROM verify('q1');
 
 --
 -- list_batches

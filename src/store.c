@@ -40,8 +40,12 @@ typedef enum StoreStmt
 	STMT_EXISTS,
 	STMT_INSERT,
 	STMT_CAS,
-	STMT_MOVE,
+	STMT_MOVE,					/* the _SCORE form of each follows it */
+	STMT_MOVE_SCORE,
 	STMT_MOVE_END,
+	STMT_MOVE_END_SCORE,
+	STMT_MOVE_SELF,
+	STMT_MOVE_SELF_SCORE,
 	STMT_MEMBER_ADD,
 	STMT_MEMBER_REMOVE,
 	STMT_MEMBER_IDS,
@@ -104,38 +108,59 @@ static const StoreStmtDef stmt_defs[STMT_COUNT] = {
 	},
 
 	/*
-	 * STMT_CAS on a batch in state $6 that, in the same statement, also
-	 * removes its membership row under $6 (unless $6 is the new state) and
-	 * (STMT_MOVE) files it under the new state: the whole of a move.
+	 * The whole of a move, on a batch in state $6: STMT_CAS's update (the
+	 * _SCORE forms also set the score; the others leave it alone rather
+	 * than carry a COALESCE through every move), the removal of its
+	 * membership row under $6 and (all but the _END forms, for a terminal
+	 * state) its filing under the new state.  A move to the same state
+	 * (_SELF) removes nothing and files again, which repairs a missing row.
 	 * Returns the batch's queue and whether a row was removed (EXISTS, not
-	 * count(*), whose aggregate node is 5% of the statement's work).  The state
-	 * test sits in the UPDATE, so a row that changed while the statement
-	 * waited for its lock is judged on its newest version; the queue
-	 * reaches the DELETE as an InitPlan parameter, so its scan always has
-	 * the whole key.
+	 * count(*), whose aggregate node is 5% of the statement's work).  The
+	 * state test sits in the UPDATE, so a row that changed while the
+	 * statement waited for its lock is judged on its newest version; the
+	 * queue reaches the DELETE as an InitPlan parameter, so its scan always
+	 * has the whole key.  Every form takes the same six arguments.
 	 */
-#define MOVE_HEAD \
+#define MOVE_UPDATE(set) \
 		"WITH u AS (" \
-		" UPDATE " BATCH " SET state = $4, version = $3," \
-		" score = COALESCE($5, score)" \
+		" UPDATE " BATCH " SET state = $4, version = $3" set \
 		" WHERE id" EQ "$1 AND version" EQ "$2 AND state" EQ "$6" \
-		" RETURNING queue)," \
-		" d AS (" \
+		" RETURNING queue)"
+#define MOVE_REMOVE \
+		", d AS (" \
 		" DELETE FROM " MEMBER \
 		" WHERE queue" EQ "(SELECT queue FROM u) AND state" EQ "$6" \
-		" AND batch_id" EQ "$1 AND state" NE "$4 RETURNING 1)"
-#define MOVE_TAIL " SELECT queue, EXISTS (SELECT 1 FROM d) FROM u"
+		" AND batch_id" EQ "$1 RETURNING 1)"
+#define MOVE_FILE \
+		", a AS (" \
+		" INSERT INTO " MEMBER " (queue, state, batch_id)" \
+		" SELECT queue, $4, $1 FROM u ON CONFLICT DO NOTHING)"
+#define MOVE_REMOVED " SELECT queue, EXISTS (SELECT 1 FROM d) FROM u"
+#define MOVE_NOTHING_REMOVED " SELECT queue, false FROM u"
+#define MOVE_SCORE ", score = $5"
 #define MOVE_TYPES {TEXTOID, INT4OID, INT4OID, TEXTOID, FLOAT8OID, TEXTOID}
 	[STMT_MOVE] = {
-		MOVE_HEAD ","
-		" a AS ("
-		" INSERT INTO " MEMBER " (queue, state, batch_id)"
-		" SELECT queue, $4, $1 FROM u ON CONFLICT DO NOTHING)"
-		MOVE_TAIL,
+		MOVE_UPDATE("") MOVE_REMOVE MOVE_FILE MOVE_REMOVED,
+		6, MOVE_TYPES, true
+	},
+	[STMT_MOVE_SCORE] = {
+		MOVE_UPDATE(MOVE_SCORE) MOVE_REMOVE MOVE_FILE MOVE_REMOVED,
 		6, MOVE_TYPES, true
 	},
 	[STMT_MOVE_END] = {
-		MOVE_HEAD MOVE_TAIL,
+		MOVE_UPDATE("") MOVE_REMOVE MOVE_REMOVED,
+		6, MOVE_TYPES, true
+	},
+	[STMT_MOVE_END_SCORE] = {
+		MOVE_UPDATE(MOVE_SCORE) MOVE_REMOVE MOVE_REMOVED,
+		6, MOVE_TYPES, true
+	},
+	[STMT_MOVE_SELF] = {
+		MOVE_UPDATE("") MOVE_FILE MOVE_NOTHING_REMOVED,
+		6, MOVE_TYPES, true
+	},
+	[STMT_MOVE_SELF_SCORE] = {
+		MOVE_UPDATE(MOVE_SCORE) MOVE_FILE MOVE_NOTHING_REMOVED,
 		6, MOVE_TYPES, true
 	},
 	[STMT_MEMBER_ADD] = {
@@ -564,6 +589,13 @@ store_batch_cas(text *id, int32 old_version, int32 new_version,
 	return run(STMT_CAS, values, nulls, false, SPI_OK_UPDATE) > 0;
 }
 
+static bool
+same_text(text *a, text *b)
+{
+	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
+		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
+}
+
 bool
 store_batch_move(text *id, int32 old_version, int32 new_version,
 				 text *new_state, const double *score, text *from_state,
@@ -571,11 +603,17 @@ store_batch_move(text *id, int32 old_version, int32 new_version,
 {
 	Datum		values[6];
 	char		nulls[7] = "      ";
+	StoreStmt	which;
 
 	cas_args(values, nulls, id, old_version, new_version, new_state, score);
 	values[5] = PointerGetDatum(from_state);
-	if (run(file ? STMT_MOVE : STMT_MOVE_END, values, nulls, false,
-			SPI_OK_SELECT) == 0)
+	if (file && same_text(from_state, new_state))
+		which = STMT_MOVE_SELF;
+	else
+		which = file ? STMT_MOVE : STMT_MOVE_END;
+	if (score)
+		which++;				/* the _SCORE form */
+	if (run(which, values, nulls, false, SPI_OK_SELECT) == 0)
 		return false;
 	*queue = (text *) DatumGetPointer(varlena_column(0, 1, false, false));
 	*removed = DatumGetBool(column_not_null(0, 2));

@@ -91,8 +91,9 @@ extern bool store_batch_cas(text *id, int32 old_version, int32 new_version,
 /*
  * The whole of a move in one statement: if batch "id" has version
  * old_version and state from_state, write it as store_batch_cas does,
- * remove its membership row under from_state (unless that is new_state)
- * and, when "file", file it under new_state idempotently.  True when the
+ * remove its membership row under from_state (unless that is new_state:
+ * then, with "file", the row is only filed again) and, when "file", file
+ * it under new_state idempotently.  True when the
  * row was written; then *queue is the batch's queue (SPI memory) and
  * *removed says whether a row was removed.  The statement's snapshot may
  * predate its wait for the row lock, so it may miss a row that the lock's
