@@ -39,6 +39,7 @@ typedef enum StoreStmt
 	STMT_GET_LOCKED,
 	STMT_EXISTS,
 	STMT_INSERT,
+	STMT_INSERT_FILED,
 	STMT_CAS,
 	STMT_MOVE,					/* the _SCORE form of each follows it */
 	STMT_MOVE_SCORE,
@@ -79,24 +80,29 @@ static const StoreStmtDef stmt_defs[STMT_COUNT] = {
 	},
 
 	/*
-	 * $1..$7 the row, $8 the state to file it under (NULL: none).  A taken
-	 * id fails the primary key's own unique check (a plain INSERT: ON
-	 * CONFLICT would add a probe and a speculative insertion to every
-	 * create, and the call fails either way), which store_batch_insert
-	 * turns into the caller's error.
+	 * $1..$7 the row; STMT_INSERT_FILED also files it under $8, in a CTE
+	 * that runs after the batch row's insert (an unreferenced data-modifying
+	 * CTE runs when the main statement has finished).  A taken id fails the
+	 * primary key's own unique check (a plain INSERT: ON CONFLICT would add
+	 * a probe and a speculative insertion to every create, and the call
+	 * fails either way), which store_batch_insert turns into the caller's
+	 * error.  Both take the same eight arguments.
 	 */
-	[STMT_INSERT] = {
-		"WITH b AS ("
-		" INSERT INTO " BATCH " (" BATCH_COLS ")"
+#define INSERT_BATCH \
+		" INSERT INTO " BATCH " (" BATCH_COLS ")" \
 		" VALUES ($1, $2, $3, $4, $5, $6, $7)"
-		" RETURNING queue, id),"
-		" m AS ("
+#define INSERT_TYPES {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, FLOAT8OID, \
+		TEXTOID, INT4OID, TEXTOID}
+	[STMT_INSERT] = {
+		INSERT_BATCH,
+		8, INSERT_TYPES, true
+	},
+	[STMT_INSERT_FILED] = {
+		"WITH m AS ("
 		" INSERT INTO " MEMBER " (queue, state, batch_id)"
-		" SELECT b.queue, $8, b.id FROM b WHERE $8 IS NOT NULL"
-		" ON CONFLICT DO NOTHING)"
-		" SELECT 1 FROM b",
-		8, {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, FLOAT8OID,
-		TEXTOID, INT4OID, TEXTOID}, true
+		" VALUES ($2, $8, $1) ON CONFLICT DO NOTHING)"
+		INSERT_BATCH,
+		8, INSERT_TYPES, true
 	},
 
 	/* $1 id, $2 old version, $3 new version, $4 new state, $5 score (NULL: keep) */
@@ -539,7 +545,8 @@ store_batch_insert(const BatchRow *row, text *member_state,
 
 	PG_TRY();
 	{
-		run(STMT_INSERT, values, nulls, false, SPI_OK_SELECT);
+		run(member_state ? STMT_INSERT_FILED : STMT_INSERT, values, nulls,
+			false, SPI_OK_INSERT);
 	}
 	PG_CATCH();
 	{
