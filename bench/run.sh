@@ -395,7 +395,8 @@ setup_bench_db() {
 	qdb -f "$BENCH/plpgsql_api.sql" >/dev/null
 	# copies of the extension's tables for the fused-SQL floor and the round
 	# trips; every copy (and the PL/pgSQL tables) gets the storage
-	# parameters of the extension's tables and primary keys
+	# parameters of the extension's tables and primary keys, and the PL/pgSQL
+	# tables the extension's other indexes (the copies have them from LIKE)
 	qdb <<-'SQL'
 		SET client_min_messages = warning;
 		CREATE SCHEMA bench_fused;
@@ -410,6 +411,7 @@ setup_bench_db() {
 		    t text;
 		    opts text[];
 		    idx regclass;
+		    def text;
 		BEGIN
 		    FOREACH s IN ARRAY ARRAY['bench_plpgsql', 'bench_fused', 'bench_rt'] LOOP
 		        FOREACH t IN ARRAY ARRAY['batch', 'batch_state_membership'] LOOP
@@ -425,6 +427,11 @@ setup_bench_db() {
 		                WHERE i.indrelid = format('%I.%I', s, t)::regclass AND i.indisprimary;
 		                EXECUTE format('ALTER INDEX %s SET (%s)', idx, array_to_string(opts, ', '));
 		            END IF;
+		            CONTINUE WHEN s <> 'bench_plpgsql';
+		            FOR def IN SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i
+		                       WHERE i.indrelid = format('batchstate.%I', t)::regclass AND NOT i.indisprimary LOOP
+		                EXECUTE replace(def, ' ON batchstate.', format(' ON %I.', s));
+		            END LOOP;
 		        END LOOP;
 		    END LOOP;
 		END

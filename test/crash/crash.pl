@@ -313,7 +313,8 @@ sub check_round {
 	my $c_verify = declare("$p verify() is empty after recovery");
 	my $c_member = declare("$p exactly one membership row per non-terminal batch after recovery");
 	my $c_list = declare("$p list_active of every queue matches the model after recovery");
-	my $c_amcheck = declare("$p amcheck finds the batchstate indexes intact after recovery");
+	my $c_amcheck = declare("$p amcheck finds the batchstate btree indexes intact after recovery");
+	my $c_hash = declare("$p the hash index on batch ids finds every batch after recovery");
 
 	# the logs
 	my (%stats, @inflight, @acked);
@@ -429,9 +430,27 @@ sub check_round {
 		SELECT c.relname, bt_index_check(c.oid, true) IS NULL
 		  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
 		  JOIN pg_namespace n ON n.oid = c.relnamespace
-		 WHERE n.nspname = 'batchstate'});
+		  JOIN pg_am a ON a.oid = c.relam
+		 WHERE n.nspname = 'batchstate' AND a.amname = 'btree'});
 	if (!$idx) { violation($c_amcheck, 'amcheck: ' . $dbh->errstr) }
-	elsif (@$idx < 2) { violation($c_amcheck, 'found ' . scalar(@$idx) . ' indexes, expected 2') }
+	elsif (@$idx < 2) { violation($c_amcheck, 'found ' . scalar(@$idx) . ' btree indexes, expected 2') }
+
+	# amcheck has no check for hash indexes: look every batch up through it
+	# (a nested loop whose inner side must be the hash index, checked in the
+	# plan) and expect to find each one
+	$dbh->do("SET $_ = off") for qw(enable_seqscan enable_bitmapscan enable_hashjoin enable_mergejoin);
+	my $probe = q{SELECT count(*) FROM batchstate.batch b
+		WHERE NOT EXISTS (SELECT 1 FROM batchstate.batch h WHERE h.id = b.id)};
+	my $plan = $dbh->selectall_arrayref("EXPLAIN $probe");
+	if (!$plan) { violation($c_hash, 'EXPLAIN: ' . $dbh->errstr) }
+	elsif (!grep { $_->[0] =~ /Index Scan using batch_id_hash on batch h/ } @$plan) {
+		violation($c_hash, 'the lookup does not use batch_id_hash: ' . join(' / ', map { $_->[0] } @$plan));
+	}
+	else {
+		my ($missing) = $dbh->selectrow_array($probe);
+		if (!defined $missing) { violation($c_hash, 'lookup: ' . $dbh->errstr) }
+		elsif ($missing != 0) { violation($c_hash, "$missing batches not found through batch_id_hash") }
+	}
 	$dbh->disconnect;
 	return 1;
 }

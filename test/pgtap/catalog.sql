@@ -99,8 +99,9 @@ SELECT col_is_pk('batchstate', 'batch_state_membership',
     ARRAY['queue', 'state', 'batch_id'],
     'membership_primary_key_is_queue_state_batch_id_in_that_order');
 
--- nothing but the primary keys: no CHECK, UNIQUE, FK or exclusion
--- constraint, no trigger, no secondary index, no row security
+-- nothing but the primary keys and the hash index on batch ids: no CHECK,
+-- UNIQUE, FK or exclusion constraint, no trigger, no other index (none
+-- over a state column), no row security
 SELECT is_empty($$
     SELECT conrelid::regclass, conname, contype FROM pg_constraint
      WHERE conrelid IN ('batchstate.batch'::regclass,
@@ -112,12 +113,15 @@ SELECT is_empty($$
      WHERE tgrelid IN ('batchstate.batch'::regclass,
                        'batchstate.batch_state_membership'::regclass)$$,
     'tables_have_no_trigger');
-SELECT is_empty($$
-    SELECT indexrelid::regclass FROM pg_index
+SELECT results_eq($$
+    SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid)
+      FROM pg_index
      WHERE indrelid IN ('batchstate.batch'::regclass,
                         'batchstate.batch_state_membership'::regclass)
        AND NOT indisprimary$$,
-    'tables_have_no_secondary_index');
+    $$VALUES ('batchstate.batch_id_hash',
+              'CREATE INDEX batch_id_hash ON batchstate.batch USING hash (id)')$$,
+    'the_only_secondary_index_is_the_hash_index_on_batch_id');
 SELECT is_empty($$
     SELECT relname FROM pg_class
      WHERE oid IN ('batchstate.batch'::regclass,

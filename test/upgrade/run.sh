@@ -116,20 +116,36 @@ check_eq "META.json has resources" "$(meta resources)" "yes"
 check_eq "META.json has generated_by" "$(meta generated_by)" "yes"
 
 # Released scripts are frozen: an install or upgrade script whose target
-# version is older than default_version must equal the commit that added it.
-if git -C "$REPO" -c safe.directory="$REPO" rev-parse --git-dir >/dev/null 2>&1; then
+# version is older than default_version must equal its content in the commit
+# that released that version, the last one whose control file still named
+# it default_version (while a version is the default it is still being made).
+gitr() { git -C "$REPO" -c safe.directory="$REPO" "$@"; }
+control_default() { gitr show "$1:$EXT.control" 2>/dev/null | sed -n "s/^default_version *= *'\(.*\)'.*/\1/p"; }
+released_commit() {
+	local v=$1 c
+	for c in $(gitr log --format=%H -- "$EXT.control"); do
+		if [[ "$(control_default "$c")" != "$v" && "$(control_default "$c^")" == "$v" ]]; then
+			gitr rev-parse "$c^"
+			return
+		fi
+	done
+	[[ "$(control_default HEAD)" == "$v" ]] && gitr rev-parse HEAD
+}
+if gitr rev-parse --git-dir >/dev/null 2>&1; then
 	for f in "$REPO/$EXT"--*.sql; do
 		b=$(basename "$f" .sql)
 		target=${b##*--}
 		[[ "$target" == "$control_version" ]] && continue
-		added=$(git -C "$REPO" -c safe.directory="$REPO" log --diff-filter=A --format=%H -- "$(basename "$f")" | tail -n 1)
-		if [[ -z "$added" ]]; then
-			fail "released script $(basename "$f") is committed"
-		elif git -C "$REPO" -c safe.directory="$REPO" diff --quiet "$added" -- "$(basename "$f")"; then
-			pass "released script $(basename "$f") is unchanged since ${added:0:10}"
+		released=$(released_commit "$target")
+		if [[ -z "$released" ]]; then
+			fail "released script $(basename "$f"): a commit made $target the default version"
+		elif ! gitr cat-file -e "$released:$(basename "$f")" 2>/dev/null; then
+			fail "released script $(basename "$f") was in the commit that released $target (${released:0:10})"
+		elif gitr diff --quiet "$released" -- "$(basename "$f")"; then
+			pass "released script $(basename "$f") is unchanged since $target was released (${released:0:10})"
 		else
-			fail "released script $(basename "$f") is unchanged since ${added:0:10}" \
-				"$(git -C "$REPO" -c safe.directory="$REPO" diff --stat "$added" -- "$(basename "$f")")"
+			fail "released script $(basename "$f") is unchanged since $target was released (${released:0:10})" \
+				"$(gitr diff --stat "$released" -- "$(basename "$f")")"
 		fi
 	done
 else
