@@ -156,9 +156,9 @@ fi
 for a in extension plpgsql fused_sql; do
 	n=$(awk -v a="$a" '$1 == a { print $2 }' "$SMOKE/instructions.dat" 2>/dev/null || true)
 	if [[ ${n:-} =~ ^[0-9]+$ ]] && ((n > 100000)); then
-		pass "smoke: callgrind counted the instructions of a $a lifecycle ($n)"
+		pass "smoke: callgrind counted the instructions of one lifecycle of $a ($n)"
 	else
-		fail "smoke: callgrind counted the instructions of a $a lifecycle" \
+		fail "smoke: callgrind counted the instructions of one lifecycle of $a" \
 			"$(cat "$SMOKE/instructions.dat" 2>/dev/null)"
 	fi
 done
