@@ -174,8 +174,8 @@ static const StoreStmtDef stmt_defs[STMT_COUNT] = {
 	 * $1 queue, $2 states listed, $3 further batch states of interest.
 	 * Columns: the batch row, then the row's state and whether it is the
 	 * batch's.  The batch lookup is a LATERAL subquery that cannot be
-	 * flattened (OFFSET 0): one primary-key probe per membership row, never
-	 * a join that reads the batch table's index from end to end.
+	 * flattened (OFFSET 0): one probe by id per membership row (through the
+	 * hash index on batch ids), never a join that reads a whole index.
 	 */
 	[STMT_CANDIDATES] = {
 		"SELECT b.id, b.queue, b.contains, b.dependencies, b.score,"
@@ -247,9 +247,9 @@ static planner_hook_type prev_planner_hook = NULL;
 /*
  * Plan our own hot-path statements with sequential scans, bitmap scans,
  * hash joins and merge joins disabled.  Each of them reaches its rows
- * through a primary key prefix; without the guard a table that statistics
- * call empty (after VACUUM, or on a fresh install) gets a plan that scans
- * every dead row, and a kept plan keeps it.  Plain index scans also mark
+ * through a primary key prefix or the hash index on batch ids; without the
+ * guard a table that statistics call empty (after VACUUM, or on a fresh
+ * install) gets a plan that scans every dead row, and a kept plan keeps it.  Plain index scans also mark
  * the index entries of dead rows they pass (a bitmap scan never does), so
  * the next scan skips them and a page split can drop them: under churn the
  * membership index stays small between vacuums.  The guard applies to the
