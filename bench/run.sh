@@ -2,7 +2,7 @@
 # bench/run.sh: the batchstate benchmark on a throwaway cluster of its own:
 # the extension side by side with PL/pgSQL, hand-fused SQL and client round trips.
 #
-#   sudo bench/run.sh                 full run (about 13 minutes; +1 with --perf); results in bench/results/
+#   sudo bench/run.sh                 full run (about 18 minutes; +1 with --perf); results in bench/results/
 #   sudo bench/run.sh --smoke         about a minute: proves every part works (CI); no thresholds
 #   sudo bench/run.sh --soak          5 minutes of lifecycles + lists on stock settings
 #
@@ -49,7 +49,7 @@ options:
   --window S         soak window in seconds (default 30)
   --seconds S        length of each measured pgbench run (default 15; smoke 3)
   --warmup S         warm-up run per approach / history size (default 5; smoke 1)
-  --rounds N         rounds of interleaved runs (default 3, at least 3)
+  --rounds N         rounds of interleaved runs (default 5; smoke 3; at least 3)
   --clients N        pgbench clients (default 2)
   --history "N ..."  list history sizes (default "0 10000 100000 1000000"; smoke "0 1000")
   --memory-seconds S memory phase length (default 60; smoke 4)
@@ -74,7 +74,7 @@ say() { printf 'bench: %s\n' "$*"; }
 # --- options ----------------------------------------------------------------
 
 MODE=full
-MINUTES=5 WINDOW=30 SECONDS_RUN='' WARMUP='' ROUNDS=3 CLIENTS=2 HISTORY=''
+MINUTES=5 WINDOW=30 SECONDS_RUN='' WARMUP='' ROUNDS='' CLIENTS=2 HISTORY=''
 MEM_SECONDS='' PERF=0 PERF_SECONDS=15 PORT='' OUT='' BUILD=1 KEEP=0 LOCALE='' SEED=''
 INSTRUCTIONS=1
 PGBENCH_SEED=()
@@ -117,13 +117,13 @@ is_number() { [[ $1 =~ ^[0-9]+([.][0-9]+)?$ ]]; }
 
 case $MODE in
 smoke)
-	: "${SECONDS_RUN:=3}" "${WARMUP:=1}" "${HISTORY:=0 1000}" "${MEM_SECONDS:=4}" "${PORT:=5472}"
+	: "${SECONDS_RUN:=3}" "${WARMUP:=1}" "${ROUNDS:=3}" "${HISTORY:=0 1000}" "${MEM_SECONDS:=4}" "${PORT:=5472}"
 	;;
 soak)
-	: "${SECONDS_RUN:=15}" "${WARMUP:=5}" "${HISTORY:=0}" "${MEM_SECONDS:=60}" "${PORT:=5473}"
+	: "${SECONDS_RUN:=15}" "${WARMUP:=5}" "${ROUNDS:=3}" "${HISTORY:=0}" "${MEM_SECONDS:=60}" "${PORT:=5473}"
 	;;
 *)
-	: "${SECONDS_RUN:=15}" "${WARMUP:=5}" "${HISTORY:=0 10000 100000 1000000}" "${MEM_SECONDS:=60}" "${PORT:=5471}"
+	: "${SECONDS_RUN:=15}" "${WARMUP:=5}" "${ROUNDS:=5}" "${HISTORY:=0 10000 100000 1000000}" "${MEM_SECONDS:=60}" "${PORT:=5471}"
 	;;
 esac
 for v in SECONDS_RUN WARMUP ROUNDS CLIENTS MEM_SECONDS PERF_SECONDS PORT WINDOW; do
