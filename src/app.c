@@ -372,9 +372,17 @@ static bool
 move(text *id, int32 expected_version, int from, int to, text *new_state,
 	 const double *score, text **queue, bool *removed)
 {
+	StoreMove	kind;
+
+	if (policy_is_terminal(to))
+		kind = STORE_MOVE_END;
+	else if (from == to)
+		kind = STORE_MOVE_SELF;
+	else
+		kind = STORE_MOVE_FILE;
 	return store_batch_move(id, expected_version, expected_version + 1,
-							new_state, score, state_text(from),
-							!policy_is_terminal(to), queue, removed);
+							new_state, score, state_text(from), kind,
+							queue, removed);
 }
 
 /*

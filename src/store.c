@@ -249,12 +249,12 @@ static planner_hook_type prev_planner_hook = NULL;
  * hash joins and merge joins disabled.  Each of them reaches its rows
  * through a primary key prefix or the hash index on batch ids; without the
  * guard a table that statistics call empty (after VACUUM, or on a fresh
- * install) gets a plan that scans every dead row, and a kept plan keeps it.  Plain index scans also mark
- * the index entries of dead rows they pass (a bitmap scan never does), so
- * the next scan skips them and a page split can drop them: under churn the
- * membership index stays small between vacuums.  The guard applies to the
- * one statement being planned, not to anything its execution plans later
- * (user triggers).
+ * install) gets a plan that scans every dead row, and a kept plan keeps it.
+ * Plain index scans also mark the index entries of dead rows they pass (a
+ * bitmap scan never does), so the next scan skips them and a page split
+ * can drop them: under churn the membership index stays small between
+ * vacuums.  The guard applies to the one statement being planned, not to
+ * anything its execution plans later (user triggers).
  */
 static PlannedStmt *
 store_planner(Query *parse, const char *query_string, int cursorOptions,
@@ -580,17 +580,10 @@ store_batch_cas(text *id, int32 old_version, int32 new_version,
 	return run(STMT_CAS, values, nulls, false, SPI_OK_UPDATE) > 0;
 }
 
-static bool
-same_text(text *a, text *b)
-{
-	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
-		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
-}
-
 bool
 store_batch_move(text *id, int32 old_version, int32 new_version,
 				 text *new_state, const double *score, text *from_state,
-				 bool file, text **queue, bool *removed)
+				 StoreMove kind, text **queue, bool *removed)
 {
 	Datum		values[6];
 	char		nulls[7] = "      ";
@@ -598,10 +591,20 @@ store_batch_move(text *id, int32 old_version, int32 new_version,
 
 	cas_args(values, nulls, id, old_version, new_version, new_state, score);
 	values[5] = PointerGetDatum(from_state);
-	if (file && same_text(from_state, new_state))
-		which = STMT_MOVE_SELF;
-	else
-		which = file ? STMT_MOVE : STMT_MOVE_END;
+	switch (kind)
+	{
+		case STORE_MOVE_FILE:
+			which = STMT_MOVE;
+			break;
+		case STORE_MOVE_END:
+			which = STMT_MOVE_END;
+			break;
+		case STORE_MOVE_SELF:
+			which = STMT_MOVE_SELF;
+			break;
+		default:
+			elog(ERROR, "unknown batchstate move kind %d", (int) kind);
+	}
 	if (score)
 		which++;				/* the _SCORE form */
 	if (run(which, values, nulls, false, SPI_OK_SELECT) == 0)

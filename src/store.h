@@ -88,21 +88,28 @@ extern void store_batch_insert(const BatchRow *row, text *member_state,
 extern bool store_batch_cas(text *id, int32 old_version, int32 new_version,
 							text *new_state, const double *score);
 
+/* What a move does with the batch's membership rows. */
+typedef enum StoreMove
+{
+	STORE_MOVE_FILE,			/* remove the row under from_state, file one
+								 * under new_state */
+	STORE_MOVE_END,				/* remove it only (new_state is terminal) */
+	STORE_MOVE_SELF				/* file it again (from_state is new_state) */
+} StoreMove;
+
 /*
  * The whole of a move in one statement: if batch "id" has version
- * old_version and state from_state, write it as store_batch_cas does,
- * remove its membership row under from_state (unless that is new_state:
- * then, with "file", the row is only filed again) and, when "file", file
- * it under new_state idempotently.  True when the
- * row was written; then *queue is the batch's queue (SPI memory) and
- * *removed says whether a row was removed.  The statement's snapshot may
- * predate its wait for the row lock, so it may miss a row that the lock's
- * previous holder filed: a caller for whom *removed is false removes it
- * again with store_membership_remove.
+ * old_version and state from_state, write it as store_batch_cas does and
+ * treat its membership rows as "kind" says; a row is filed idempotently.
+ * True when the row was written; then *queue is the batch's queue (SPI
+ * memory) and *removed says whether a row was removed.  The statement's
+ * snapshot may predate its wait for the row lock, so it may miss a row
+ * that the lock's previous holder filed: a caller for whom *removed is
+ * false removes it again with store_membership_remove.
  */
 extern bool store_batch_move(text *id, int32 old_version, int32 new_version,
 							 text *new_state, const double *score,
-							 text *from_state, bool file,
+							 text *from_state, StoreMove kind,
 							 text **queue, bool *removed);
 
 /* File / remove one membership row; true when a row was added / removed. */
