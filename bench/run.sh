@@ -9,11 +9,13 @@
 # What it measures (BENCHMARKS.md has the results and how to read them):
 #   lifecycle  one batch lifecycle per pgbench transaction (create, scored,
 #              speculating, merging, succeeded; each step its own transaction)
-#              through 4 approaches, interleaved A B C D per round, median of
-#              the rounds, 2 clients, -M prepared, synchronous_commit = off:
+#              through 5 approaches, interleaved A B C D E per round, median
+#              of the rounds, 2 clients, -M prepared, synchronous_commit = off:
 #                extension   batchstate's C functions
 #                plpgsql     the same API in PL/pgSQL (bench/plpgsql_api.sql)
 #                fused_sql   the floor: one hand-fused statement per step
+#                fused_idem  the floor with idempotent filing (ON CONFLICT DO
+#                            NOTHING), as API.md's functions file
 #                round_trips one client round trip per statement
 #   list       list_batches on a queue of 100 live batches with 0, 10k, 100k
 #              and 1M finished batches of history (one database per size,
@@ -22,7 +24,7 @@
 #              run (pg_log_backend_memory_contexts, "Grand total" lines)
 #   perf       (--perf) a perf profile of the extension's backends
 #   instructions  user-space instructions per lifecycle of the extension,
-#              PL/pgSQL and the floor, counted by valgrind's callgrind in a
+#              PL/pgSQL and both floors, counted by valgrind's callgrind in a
 #              single-user backend: free of the machine's noise and of the
 #              kernel (--no-instructions skips it)
 #   soak       (--soak) lifecycles on 2 clients plus 1 client listing random
@@ -393,8 +395,8 @@ setup_bench_db() {
 	q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 	qdb -c 'CREATE EXTENSION batchstate'
 	qdb -f "$BENCH/plpgsql_api.sql" >/dev/null
-	# copies of the extension's tables for the fused-SQL floor and the round
-	# trips; every copy (and the PL/pgSQL tables) gets the storage
+	# copies of the extension's tables for the two fused-SQL floors and the
+	# round trips; every copy (and the PL/pgSQL tables) gets the storage
 	# parameters of the extension's tables and primary keys, and the PL/pgSQL
 	# tables the extension's other indexes (the copies have them from LIKE)
 	qdb <<-'SQL'
@@ -402,6 +404,9 @@ setup_bench_db() {
 		CREATE SCHEMA bench_fused;
 		CREATE TABLE bench_fused.batch (LIKE batchstate.batch INCLUDING ALL);
 		CREATE TABLE bench_fused.batch_state_membership (LIKE batchstate.batch_state_membership INCLUDING ALL);
+		CREATE SCHEMA bench_idem;
+		CREATE TABLE bench_idem.batch (LIKE batchstate.batch INCLUDING ALL);
+		CREATE TABLE bench_idem.batch_state_membership (LIKE batchstate.batch_state_membership INCLUDING ALL);
 		CREATE SCHEMA bench_rt;
 		CREATE TABLE bench_rt.batch (LIKE batchstate.batch INCLUDING ALL);
 		CREATE TABLE bench_rt.batch_state_membership (LIKE batchstate.batch_state_membership INCLUDING ALL);
@@ -413,7 +418,7 @@ setup_bench_db() {
 		    idx regclass;
 		    def text;
 		BEGIN
-		    FOREACH s IN ARRAY ARRAY['bench_plpgsql', 'bench_fused', 'bench_rt'] LOOP
+		    FOREACH s IN ARRAY ARRAY['bench_plpgsql', 'bench_fused', 'bench_idem', 'bench_rt'] LOOP
 		        FOREACH t IN ARRAY ARRAY['batch', 'batch_state_membership'] LOOP
 		            SELECT c.reloptions INTO opts FROM pg_class c
 		            WHERE c.oid = format('batchstate.%I', t)::regclass;
@@ -598,12 +603,13 @@ soak() {
 # full and smoke modes
 # ===================================================================================
 
-APPROACHES=(extension plpgsql fused_sql round_trips)
+APPROACHES=(extension plpgsql fused_sql fused_idem round_trips)
 script_of() {
 	case $1 in
 	extension) echo "$BENCH/lifecycle_extension.pgbench" ;;
 	plpgsql) echo "$BENCH/lifecycle_plpgsql.pgbench" ;;
 	fused_sql) echo "$BENCH/lifecycle_fused.pgbench" ;;
+	fused_idem) echo "$BENCH/lifecycle_fused_idem.pgbench" ;;
 	round_trips) echo "$BENCH/lifecycle_roundtrip.pgbench" ;;
 	esac
 }
@@ -623,6 +629,7 @@ schema_of() {
 	extension) echo batchstate ;;
 	plpgsql) echo bench_plpgsql ;;
 	fused_sql) echo bench_fused ;;
+	fused_idem) echo bench_idem ;;
 	round_trips) echo bench_rt ;;
 	esac
 }
@@ -638,7 +645,7 @@ settle() {
 scan_counts() {
 	sleep 1.2
 	qdb -F ' ' -c "SELECT schemaname, relname, seq_scan, coalesce(idx_scan, 0) FROM pg_stat_user_tables
-		WHERE schemaname IN ('batchstate', 'bench_plpgsql', 'bench_fused', 'bench_rt')
+		WHERE schemaname IN ('batchstate', 'bench_plpgsql', 'bench_fused', 'bench_idem', 'bench_rt')
 		ORDER BY schemaname, relname"
 }
 
@@ -911,7 +918,7 @@ instructions_phase() {
 	as_pg "$PG_BIN/pg_ctl" -D "$CL/data" -m fast -w -t 60 stop >/dev/null ||
 		die "the cluster did not stop for the instruction counts"
 	echo "# approach instructions_per_lifecycle ($n2 - $n1 lifecycles)" >"$OUT/instructions.dat"
-	for a in extension plpgsql fused_sql; do
+	for a in extension plpgsql fused_sql fused_idem; do
 		c1=$(instructions_count "$a" "$n1")
 		c2=$(instructions_count "$a" "$n2")
 		[ -n "$c1" ] && [ -n "$c2" ] || die "callgrind printed no count for $a"
@@ -920,18 +927,22 @@ instructions_phase() {
 }
 
 summarize() {
-	local ext plp fused rt r1 r2 r3 r4 c1 c2
+	local ext plp fused idem rt r1 r2 r3 r4 r5 r6 c1 c2 c3
 	col() { awk -v k="$2" -v c="$3" '$2 == k { print $c }' "$OUT/$1.dat"; }
 	ext=$(col lifecycle extension 3)
 	plp=$(col lifecycle plpgsql 3)
 	fused=$(col lifecycle fused_sql 3)
+	idem=$(col lifecycle fused_idem 3)
 	rt=$(col lifecycle round_trips 3)
 	r1=$(ratio "$ext" "$plp")
 	r2=$(ratio "$ext" "$fused")
 	r3=$(ratio "$ext" "$rt")
+	r5=$(ratio "$ext" "$idem")
+	r6=$(ratio "$idem" "$plp")
 	# the same ratios from server CPU per lifecycle (lower is better)
 	c1=$(ratio "$(col lifecycle plpgsql 6)" "$(col lifecycle extension 6)")
 	c2=$(ratio "$(col lifecycle fused_sql 6)" "$(col lifecycle extension 6)")
+	c3=$(ratio "$(col lifecycle fused_idem 6)" "$(col lifecycle extension 6)")
 	col_ins() { awk -v k="$1" '$1 == k { print $2 }' "$OUT/instructions.dat"; }
 	local first last l0 llast
 	first=$(awk '!/^#/ { print $2; exit }' "$OUT/list.dat")
@@ -985,6 +996,12 @@ summarize() {
 		if [ -s "$OUT/instructions.dat" ]; then
 			echo "  by instructions per lifecycle: plpgsql / extension = $(ratio "$(col_ins plpgsql)" "$(col_ins extension)")x, fused_sql / extension = $(ratio "$(col_ins fused_sql)" "$(col_ins extension)")x"
 		fi
+		echo "the floor with the extension's filing semantics (no target; see BENCHMARKS.md):"
+		echo "  extension / fused_idem = ${r5}x; server CPU per lifecycle, fused_idem / extension = ${c3}x"
+		if [ -s "$OUT/instructions.dat" ]; then
+			echo "  by instructions per lifecycle: fused_idem / extension = $(ratio "$(col_ins fused_idem)" "$(col_ins extension)")x"
+		fi
+		echo "  fused_idem / plpgsql = ${r6}x: what the extension would reach against PL/pgSQL with no function layer at all"
 		echo "  extension / round_trips = ${r3}x (no target)"
 		echo "  list_batches history $last / history $first = ${r4}x (>= 0.85x: $(target x "$r4" 0.85))"
 		echo "  memory per backend flat: largest growth of the floor ${worst} kB ($(awk -v w="$worst" 'BEGIN { print (w <= 64) ? "flat: met" : "GROWS: MISSED" }'))"

@@ -15,7 +15,7 @@
 #   smoke     bench/run.sh --smoke: every approach and history size has a
 #             throughput, every lifecycle finished, verify() is clean, the
 #             extension's hot path did not scan a table sequentially,
-#             memory samples, instruction counts of three approaches (a
+#             memory samples, instruction counts of four approaches (a
 #             lifecycle is well over 100k instructions), the targets' lines
 #             and the chart exist
 #   soak      bench/run.sh --soak, briefly: windows, list rate, table sizes,
@@ -114,7 +114,7 @@ fi
 sed 's/^/     | /' "$TMP/smoke.log" | grep -E 'round 1/|targets|extension /|list_batches history|memory per|consistency' || true
 
 positive() { awk -v v="$1" 'BEGIN { exit !(v + 0 > 0) }'; }
-for a in extension plpgsql fused_sql round_trips; do
+for a in extension plpgsql fused_sql fused_idem round_trips; do
 	m=$(awk -v a="$a" '$2 == a { print $3 }' "$SMOKE/lifecycle.dat" 2>/dev/null || true)
 	n=$(awk -v a="$a" '$2 == a { print NF - 7 }' "$SMOKE/lifecycle.dat" 2>/dev/null || true)
 	if [ -n "$m" ] && positive "$m" && [ "${n:-0}" -ge 3 ]; then
@@ -131,7 +131,7 @@ for h in 0 1000; do
 		fail "smoke: list_batches throughput with $h finished batches" "median '${m:-}'"
 	fi
 done
-for a in extension plpgsql fused_sql round_trips; do
+for a in extension plpgsql fused_sql fused_idem round_trips; do
 	check "smoke: every $a lifecycle ended succeeded at version 5, no membership left" \
 		grep -Eq "^consistency $a: [1-9][0-9]* batches total, 0 not succeeded" "$SMOKE/raw/consistency.txt"
 done
@@ -153,7 +153,7 @@ if [ "$samples" -ge 2 ]; then
 else
 	fail "smoke: memory samples of every pgbench backend" "$(cat "$SMOKE/memory.dat" 2>/dev/null)"
 fi
-for a in extension plpgsql fused_sql; do
+for a in extension plpgsql fused_sql fused_idem; do
 	n=$(awk -v a="$a" '$1 == a { print $2 }' "$SMOKE/instructions.dat" 2>/dev/null || true)
 	if [[ ${n:-} =~ ^[0-9]+$ ]] && ((n > 100000)); then
 		pass "smoke: callgrind counted the instructions of one lifecycle of $a ($n)"
@@ -167,6 +167,8 @@ if [ "$(grep -c -E '^  (extension / plpgsql|extension / fused_sql|list_batches h
 else
 	fail "smoke: summary.txt states all four targets" "$(sed -n '/^targets/,$p' "$SMOKE/summary.txt" 2>/dev/null)"
 fi
+check "smoke: summary.txt compares the extension with the floor that files idempotently" \
+	grep -q '^  extension / fused_idem = [0-9.]*x' "$SMOKE/summary.txt"
 if command -v gnuplot >/dev/null 2>&1; then
 	if [ "$(head -c 8 "$SMOKE/lifecycle.png" 2>/dev/null | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]; then
 		pass "smoke: the chart is a PNG ($(stat -c %s "$SMOKE/lifecycle.png") bytes)"
