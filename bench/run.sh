@@ -2,7 +2,7 @@
 # bench/run.sh: the batchstate benchmark on a throwaway cluster of its own:
 # the extension side by side with PL/pgSQL, hand-fused SQL and client round trips.
 #
-#   sudo bench/run.sh                 full run (about 18 minutes; +1 with --perf); results in bench/results/
+#   sudo bench/run.sh                 full run (about 18 minutes; 19 with --perf); results in bench/results/
 #   sudo bench/run.sh --smoke         about a minute: proves every part works (CI); no thresholds
 #   sudo bench/run.sh --soak          5 minutes of lifecycles + lists on stock settings
 #
