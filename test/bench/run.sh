@@ -114,7 +114,10 @@ fi
 sed 's/^/     | /' "$TMP/smoke.log" | grep -E 'round 1/|targets|extension /|list_batches history|memory per|consistency' || true
 
 positive() { awk -v v="$1" 'BEGIN { exit !(v + 0 > 0) }'; }
-for a in extension plpgsql fused_sql fused_idem round_trips; do
+# bench/run.sh's lifecycle approaches, and those it counts instructions of
+APPROACHES=(extension plpgsql fused_sql fused_idem round_trips)
+COUNTED=(extension plpgsql fused_sql fused_idem)
+for a in "${APPROACHES[@]}"; do
 	m=$(awk -v a="$a" '$2 == a { print $3 }' "$SMOKE/lifecycle.dat" 2>/dev/null || true)
 	n=$(awk -v a="$a" '$2 == a { print NF - 7 }' "$SMOKE/lifecycle.dat" 2>/dev/null || true)
 	if [ -n "$m" ] && positive "$m" && [ "${n:-0}" -ge 3 ]; then
@@ -131,7 +134,7 @@ for h in 0 1000; do
 		fail "smoke: list_batches throughput with $h finished batches" "median '${m:-}'"
 	fi
 done
-for a in extension plpgsql fused_sql fused_idem round_trips; do
+for a in "${APPROACHES[@]}"; do
 	check "smoke: every $a lifecycle ended succeeded at version 5, no membership left" \
 		grep -Eq "^consistency $a: [1-9][0-9]* batches total, 0 not succeeded" "$SMOKE/raw/consistency.txt"
 done
@@ -153,7 +156,7 @@ if [ "$samples" -ge 2 ]; then
 else
 	fail "smoke: memory samples of every pgbench backend" "$(cat "$SMOKE/memory.dat" 2>/dev/null)"
 fi
-for a in extension plpgsql fused_sql fused_idem; do
+for a in "${COUNTED[@]}"; do
 	n=$(awk -v a="$a" '$1 == a { print $2 }' "$SMOKE/instructions.dat" 2>/dev/null || true)
 	if [[ ${n:-} =~ ^[0-9]+$ ]] && ((n > 100000)); then
 		pass "smoke: callgrind counted the instructions of one lifecycle of $a ($n)"
