@@ -5,16 +5,17 @@ EXTENSION = batchstate
 EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
 
 MODULE_big = batchstate
-OBJS = src/batchstate.o src/app.o src/store.o src/policy.o
+OBJS = src/batchstate.o src/app.o src/store.o src/guard.o src/policy.o
 
 # every released install script stays, with each upgrade step
 DATA = $(wildcard $(EXTENSION)--*.sql)
 
-REGRESS = policy store app errors churn
+REGRESS = policy store app controller errors churn
 REGRESS_OPTS = --load-extension=batchstate
 
 ISOLATION = cas_race create_race list_vs_transition cancel_vs_merge \
-	reconcile_vs_update prune_vs_transition list_no_wait
+	reconcile_vs_update prune_vs_transition list_no_wait \
+	update_batch_race dependents_vs_end
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=batchstate
 
 # The server's headers are system headers: -Wextra applies to our code only.

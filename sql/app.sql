@@ -11,8 +11,9 @@ TRUNCATE batch, batch_state_membership;
 -- own queue files it under
 CREATE TEMP VIEW batches AS
     SELECT * FROM batch ORDER BY id COLLATE "C";
+-- (without "since", a timestamp: sql/controller.sql tests it)
 CREATE TEMP VIEW memberships AS
-    SELECT * FROM batch_state_membership
+    SELECT queue, state, batch_id FROM batch_state_membership
     ORDER BY queue COLLATE "C", state COLLATE "C", batch_id COLLATE "C";
 CREATE TEMP VIEW filed AS
     SELECT b.id, b.queue, b.state, b.version, b.score,
@@ -157,8 +158,9 @@ SELECT id, state FROM list_batches('q2', 'created', 'scored', 'merging');
 SELECT id, state FROM list_batches('q2', 'created', 'created', 'speculating');
 -- the states as an array
 SELECT id, state FROM list_batches('q2', VARIADIC ARRAY['merging', 'scored']);
--- no states: an empty result
+-- no states: an empty result, with an empty array or no argument at all
 SELECT * FROM list_batches('q2', VARIADIC ARRAY[]::text[]);
+SELECT * FROM list_batches('q2');
 -- a queue with no rows, and another queue's own rows
 SELECT * FROM list_batches('q9', 'created');
 SELECT id, queue, state FROM list_batches('q3', 'created');
@@ -179,17 +181,25 @@ SELECT * FROM memberships WHERE state = 'cancelled';
 SELECT * FROM list_batches('q2', 'failed');
 
 --
--- list_active = list_batches(queue, VARIADIC non_terminal_states())
+-- list_active = list_batches(queue, VARIADIC active_states()): every
+-- non-terminal state but creating, where a batch still being assembled
+-- waits (q2/asm is listed under creating, not by list_active)
 --
+SELECT id FROM create_batch('q2/asm', 'q2', 'creating');
 SELECT id, state, version FROM list_active('q2');
+SELECT id, state FROM list_batches('q2', 'creating');
 -- the two agree row for row (no rows = agree)
 (SELECT * FROM list_active('q2')
  EXCEPT ALL
- SELECT * FROM list_batches('q2', VARIADIC non_terminal_states()))
+ SELECT * FROM list_batches('q2', VARIADIC active_states()))
 UNION ALL
-(SELECT * FROM list_batches('q2', VARIADIC non_terminal_states())
+(SELECT * FROM list_batches('q2', VARIADIC active_states())
  EXCEPT ALL
  SELECT * FROM list_active('q2'));
+-- and list_batches with every non-terminal state adds exactly q2/asm
+(SELECT id FROM list_batches('q2', VARIADIC non_terminal_states())
+ EXCEPT ALL
+ SELECT id FROM list_active('q2'));
 
 --
 -- ensure_membership: files a batch under its current non-terminal state

@@ -347,6 +347,9 @@ SELECT call, pg_temp.try(call) AS result FROM (VALUES
     ($$list_batches('q1', '')$$),
     ($$list_batches('q1', 'created', 'bogus')$$),
     ($$list_batches('q1', VARIADIC ARRAY[['created', 'scored']])$$),
+    -- no states: an empty result, not an error
+    ($$list_batches('q1')$$),
+    ($$list_batches('q1', VARIADIC '{}')$$),
     ($$list_batches(repeat('x', 1025), 'created')$$),
     ($$list_active(NULL)$$),
     ($$list_active('')$$),
@@ -374,4 +377,122 @@ SELECT call, pg_temp.try(call) AS result FROM (VALUES
     ($$verify('q9')$$),
     ($$reconcile('q9')$$)
 ) AS t(call);
+SELECT * FROM pg_temp.changes();
+
+--
+-- update_batch: the checks and outcomes of update_state, and create_batch's
+-- rules for the arrays and the score it may also replace (NULL keeps them)
+--
+SELECT call, pg_temp.try(call) AS result FROM (VALUES
+    ($$update_batch(NULL, 1, 'scored')$$),
+    ($$update_batch('q1/b1', NULL, 'scored')$$),
+    ($$update_batch('q1/b1', 1, NULL)$$),
+    ($$update_batch('', 1, 'scored')$$),
+    ($$update_batch('q1/b1', 1, '')$$),
+    ($$update_batch('q1/b1', 1, 'bogus')$$),
+    ($$update_batch('q1/b1', 0, 'scored')$$),
+    ($$update_batch(repeat('x', 1025), 1, 'scored')$$),
+    ($$update_batch('q1/b1', 1, 'scored', ARRAY['lr/1', NULL])$$),
+    ($$update_batch('q1/b1', 1, 'scored', dependencies => ARRAY[NULL::text])$$),
+    ($$update_batch('q1/b1', 1, 'scored', ARRAY[''])$$),
+    ($$update_batch('q1/b1', 1, 'scored', dependencies => ARRAY['q1/b2', ''])$$),
+    ($$update_batch('q1/b1', 1, 'scored', ARRAY[['lr/1'], ['lr/2']])$$),
+    ($$update_batch('q1/b1', 1, 'scored', dependencies => ARRAY[['q1/b2']])$$),
+    ($$update_batch('q1/b1', 1, 'scored', score => 'NaN')$$),
+    ($$update_batch('q1/b1', 1, 'scored', score => 1.5)$$),
+    ($$update_batch('q1/b1', 1, 'scored', score => -0.5)$$),
+    ($$update_batch('q1/b1', 2147483647, 'scored')$$),
+    ($$update_batch('q1/nope', 1, 'scored', ARRAY['lr/1'])$$),
+    ($$update_batch('q1/b1', 1, 'merging', ARRAY['lr/1'], ARRAY['q1/b2'], 0.5)$$),
+    ($$update_batch('q1/b1', 1, 'creating', ARRAY['lr/1'])$$),
+    ($$update_batch('q1/done', 1, 'failed', score => 0.5)$$),
+    -- a stale version is not an error: false
+    ($$update_batch('q1/b1', 2, 'scored', ARRAY['lr/1'])$$)
+) AS t(call);
+SELECT * FROM pg_temp.changes();
+
+-- the same order of checks as update_state: NULL, bad values (an array's
+-- too, in argument order), the overflow, a missing batch, the version, the
+-- policy
+SELECT call, pg_temp.try(call) AS result FROM (VALUES
+    ($$update_batch(NULL, 0, 'bogus', ARRAY[NULL::text])$$),
+    ($$update_batch('q1/nope', 0, 'scored', ARRAY[''])$$),
+    ($$update_batch('q1/nope', 1, 'scored', ARRAY[''], score => 2)$$),
+    ($$update_batch('q1/nope', 1, 'scored', ARRAY['lr/1'], score => 2)$$),
+    ($$update_batch('q1/nope', 2147483647, 'scored', ARRAY['lr/1'])$$),
+    ($$update_batch('q1/done', 2147483647, 'created')$$),
+    ($$update_batch('q1/done', 2, 'created')$$),
+    ($$update_batch('q1/b2', 3, 'created', ARRAY['lr/1'])$$)
+) AS t(call);
+SELECT * FROM pg_temp.changes();
+
+--
+-- dependents_of, batches_containing, queue_stats, stuck_batches: reads
+--
+SELECT call, pg_temp.try(call) AS result FROM (VALUES
+    ($$dependents_of(NULL, 'q1/b1')$$),
+    ($$dependents_of('q1', NULL)$$),
+    ($$dependents_of('q1', 'q1/b1', NULL)$$),
+    ($$dependents_of('', 'q1/b1')$$),
+    ($$dependents_of('q1', '')$$),
+    ($$dependents_of(repeat('x', 1025), 'q1/b1')$$),
+    ($$dependents_of('q1', repeat('x', 1025))$$),
+    ($$batches_containing(NULL, 'lr/1')$$),
+    ($$batches_containing('q1', NULL)$$),
+    ($$batches_containing('q1', 'lr/1', NULL)$$),
+    ($$batches_containing('', 'lr/1')$$),
+    ($$batches_containing('q1', '')$$),
+    ($$batches_containing('q1', repeat('x', 1025))$$),
+    -- an id or request that no batch holds: empty, not an error
+    ($$dependents_of('q1', 'q1/nope')$$),
+    ($$batches_containing('q9', 'lr/1')$$),
+    ($$queue_stats('')$$),
+    ($$queue_stats(repeat('x', 1025))$$),
+    ($$stuck_batches(NULL, '1 hour', 'created')$$),
+    ($$stuck_batches('q1', NULL, 'created')$$),
+    ($$stuck_batches('q1', '1 hour', NULL)$$),
+    ($$stuck_batches('q1', '1 hour', VARIADIC NULL::text[])$$),
+    ($$stuck_batches('', '1 hour', 'created')$$),
+    ($$stuck_batches('q1', '1 hour', '')$$),
+    ($$stuck_batches('q1', '1 hour', 'created', 'bogus')$$),
+    ($$stuck_batches('q1', '1 hour', VARIADIC ARRAY[['created']])$$),
+    ($$stuck_batches('q1', '-1 second', 'created')$$),
+    ($$stuck_batches('q1', '1 day -25 hours', 'created')$$),
+    ($$stuck_batches('q1', '1 mon -31 days', 'created')$$),
+    -- zero and beyond any batch's age are fine
+    ($$stuck_batches('q1', '0', 'creating')$$),
+    ($$stuck_batches('q1', '200000 years', 'created')$$)
+) AS t(call);
+SELECT * FROM pg_temp.changes();
+
+--
+-- every function that writes refuses a read-only transaction, before it
+-- looks at its arguments, naming itself (25006); the reads go on
+--
+BEGIN TRANSACTION READ ONLY;
+SELECT call, pg_temp.try(call) AS result FROM (VALUES
+    ($$create_batch('q1/n', 'q1')$$),
+    ($$update_state('q1/b1', 1, 'scored')$$),
+    ($$update_score_and_state('q1/b1', 1, 0.5, 'scored')$$),
+    ($$update_batch('q1/b1', 1, 'scored')$$),
+    ($$update_batch(NULL, NULL, NULL)$$),
+    ($$ensure_membership('q1/b1')$$),
+    ($$reconcile()$$),
+    ($$reconcile('q9')$$),
+    ($$batch_create('q1/n', 'q1', 'created')$$),
+    ($$batch_update_state('q1/b1', 1, 2, 'scored')$$),
+    ($$batch_update_score_and_state('q1/b1', 1, 2, 0.5, 'scored')$$),
+    ($$membership_add('q1', 'created', 'q1/n')$$),
+    ($$membership_remove('q1', 'created', 'q1/b1')$$),
+    ($$(batch_get('q1/b1')).state$$),
+    ($$(SELECT count(*) FROM list_batches('q1', 'created'))$$),
+    ($$(SELECT count(*) FROM list_active('q1'))$$),
+    ($$(SELECT count(*) FROM verify())$$),
+    ($$(SELECT count(*) FROM membership_list_ids('q1', 'created'))$$),
+    ($$(SELECT count(*) FROM dependents_of('q1', 'q1/b1'))$$),
+    ($$(SELECT count(*) FROM batches_containing('q1', 'lr/1'))$$),
+    ($$(SELECT count(*) FROM queue_stats())$$),
+    ($$(SELECT count(*) FROM stuck_batches('q1', '0', 'created'))$$)
+) AS t(call);
+ROLLBACK;
 SELECT * FROM pg_temp.changes();

@@ -9,8 +9,9 @@ TRUNCATE batch, batch_state_membership;
 -- both tables in byte order, for looking at after each step
 CREATE TEMP VIEW batches AS
     SELECT * FROM batch ORDER BY id COLLATE "C";
+-- (without "since", a timestamp: sql/controller.sql tests it)
 CREATE TEMP VIEW memberships AS
-    SELECT * FROM batch_state_membership
+    SELECT queue, state, batch_id FROM batch_state_membership
     ORDER BY queue COLLATE "C", state COLLATE "C", batch_id COLLATE "C";
 
 --

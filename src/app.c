@@ -176,10 +176,34 @@ report_taken(text *id)
 			 errmsg("batch \"%s\" already exists", shown(id))));
 }
 
+/* Whether state number "state" belongs to set "which". */
+static bool
+in_state_set(AppStateSet which, int state)
+{
+	switch (which)
+	{
+		case APP_NON_TERMINAL_STATES:
+			return !policy_is_terminal(state);
+		case APP_TERMINAL_STATES:
+			return policy_is_terminal(state);
+		case APP_CONFLICT_STATES:
+			return policy_is_conflict(state);
+		case APP_ACTIVE_STATES:
+			return policy_is_active(state);
+		case APP_CANCELLABLE_STATES:
+			return policy_is_cancellable(state);
+		case APP_STATE_SET_COUNT:
+			break;
+	}
+	elog(ERROR, "unknown batchstate state set %d", (int) which);
+	return false;				/* keep the compiler quiet */
+}
+
+/* The set as a text[] in policy order, built once per backend. */
 ArrayType *
 app_state_set(AppStateSet which)
 {
-	static ArrayType *sets[APP_CONFLICT_STATES + 1];
+	static ArrayType *sets[APP_STATE_SET_COUNT];
 
 	if (sets[which] == NULL)
 	{
@@ -189,21 +213,7 @@ app_state_set(AppStateSet which)
 
 		for (int i = 0; i < POLICY_NSTATES; i++)
 		{
-			bool		member;
-
-			switch (which)
-			{
-				case APP_NON_TERMINAL_STATES:
-					member = !policy_is_terminal(i);
-					break;
-				case APP_TERMINAL_STATES:
-					member = policy_is_terminal(i);
-					break;
-				default:
-					member = policy_is_conflict(i);
-					break;
-			}
-			if (member)
+			if (in_state_set(which, i))
 				names[n++] = CStringGetTextDatum(policy_state_name(i));
 		}
 		sets[which] = construct_array(names, n, TEXTOID, -1, false,
@@ -236,8 +246,9 @@ state_text(int state)
  * ---------------------------------------------------------------------
  */
 
+/* Read batch "id"; P0002 if there is none. */
 void
-app_batch_get(text *id, BatchRow *row)
+app_raw_get(text *id, BatchRow *row)
 {
 	bool		found;
 
@@ -248,17 +259,19 @@ app_batch_get(text *id, BatchRow *row)
 		report_missing(id);
 }
 
+/* Insert the batch row alone; 23505 for a taken id. */
 void
-app_batch_create(const BatchRow *row)
+app_raw_insert(const BatchRow *row)
 {
 	store_open();
 	store_batch_insert(row, NULL, report_taken);
 	store_close();
 }
 
+/* The primitives' compare-and-set; P0002 when the batch is missing. */
 bool
-app_batch_update(text *id, int32 old_version, int32 new_version,
-				 text *new_state, const double *score)
+app_raw_cas(text *id, int32 old_version, int32 new_version,
+			text *new_state, const double *score)
 {
 	bool		written;
 	bool		exists = true;
@@ -273,24 +286,27 @@ app_batch_update(text *id, int32 old_version, int32 new_version,
 	return written;
 }
 
+/* File a membership row, idempotently. */
 void
-app_membership_add(text *queue, text *state, text *batch_id)
+app_raw_membership_add(text *queue, text *state, text *batch_id)
 {
 	store_open();
 	store_membership_add(queue, state, batch_id);
 	store_close();
 }
 
+/* Remove a membership row, idempotently. */
 void
-app_membership_remove(text *queue, text *state, text *batch_id)
+app_raw_membership_remove(text *queue, text *state, text *batch_id)
 {
 	store_open();
 	store_membership_remove(queue, state, batch_id);
 	store_close();
 }
 
+/* The ids filed under (queue, state), in byte order. */
 void
-app_membership_list_ids(text *queue, text *state, app_id_fn fn, void *arg)
+app_raw_membership_ids(text *queue, text *state, app_id_fn fn, void *arg)
 {
 	store_open();
 	store_membership_ids(queue, state, fn, arg);
@@ -302,6 +318,7 @@ app_membership_list_ids(text *queue, text *state, app_id_fn fn, void *arg)
  * ---------------------------------------------------------------------
  */
 
+/* Insert the batch row and file it (a non-terminal state); notify. */
 void
 app_create_batch(const BatchRow *row)
 {
@@ -343,10 +360,17 @@ report_forbidden(text *id, text *from_text, int from, int to)
 }
 
 /*
- * For each state, 1 + the state that the last move into it which this
- * backend had to look up came from (0: none yet).  See app_update.
+ * A backend's memory of where moves come from, per target state: the state
+ * that the last move into it which had to be looked up came from.  See
+ * app_move_batch.
  */
-static int	last_from[POLICY_NSTATES];
+typedef struct LastFrom
+{
+	bool		known;			/* a move into the state was looked up */
+	int			from;			/* the state it came from */
+} LastFrom;
+
+static LastFrom last_from[POLICY_NSTATES];
 
 /*
  * The state a move to "to" most likely comes from: the one the last looked
@@ -357,8 +381,8 @@ static int	last_from[POLICY_NSTATES];
 static int
 guess_from(int to)
 {
-	if (last_from[to] > 0)
-		return last_from[to] - 1;
+	if (last_from[to].known)
+		return last_from[to].from;
 	for (int i = 0; i < POLICY_NSTATES; i++)
 	{
 		if (i != to && policy_can_transition(i, to))
@@ -370,7 +394,7 @@ guess_from(int to)
 /* store_batch_move of batch "id" from state "from" to state "to". */
 static bool
 move(text *id, int32 expected_version, int from, int to, text *new_state,
-	 const double *score, text **queue, bool *removed)
+	 const MoveFields *fields, text **queue, bool *removed)
 {
 	StoreMove	kind;
 
@@ -381,7 +405,7 @@ move(text *id, int32 expected_version, int from, int to, text *new_state,
 	else
 		kind = STORE_MOVE_FILE;
 	return store_batch_move(id, expected_version, expected_version + 1,
-							new_state, score, state_text(from), kind,
+							new_state, fields, state_text(from), kind,
 							queue, removed);
 }
 
@@ -402,8 +426,8 @@ move(text *id, int32 expected_version, int from, int to, text *new_state,
  * the row again.
  */
 bool
-app_update(text *id, int32 expected_version, text *new_state,
-		   const double *score)
+app_move_batch(text *id, int32 expected_version, text *new_state,
+			   const MoveFields *fields)
 {
 	int			to = state_of(new_state);
 	int			from = guess_from(to);
@@ -419,7 +443,7 @@ app_update(text *id, int32 expected_version, text *new_state,
 
 	store_open();
 	if (from == POLICY_NO_STATE ||
-		!move(id, expected_version, from, to, new_state, score,
+		!move(id, expected_version, from, to, new_state, fields,
 			  &queue, &removed))
 	{
 		BatchHead	row;
@@ -434,11 +458,12 @@ app_update(text *id, int32 expected_version, text *new_state,
 		from = state_of(row.state);
 		if (!policy_can_transition(from, to))
 			report_forbidden(id, row.state, from, to);
-		if (!move(id, expected_version, from, to, new_state, score,
+		if (!move(id, expected_version, from, to, new_state, fields,
 				  &queue, &removed))
 			elog(ERROR, "batchstate: locked batch \"%s\" changed under us",
 				 shown(id));
-		last_from[to] = from + 1;
+		last_from[to].known = true;
+		last_from[to].from = from;
 	}
 	if (!removed && from != to)
 		store_membership_remove(queue, state_text(from), id);
@@ -541,8 +566,9 @@ prune_terminal_rows(text *queue, ListState *ls)
 	PG_END_TRY();
 }
 
+/* The batches of queue currently in one of states; prunes what it can. */
 void
-app_list(text *queue, ArrayType *states, app_row_fn fn, void *arg)
+app_list_batches(text *queue, ArrayType *states, app_row_fn fn, void *arg)
 {
 	ListState	ls = {fn, arg, NULL, NULL, 0, 0};
 
@@ -555,6 +581,112 @@ app_list(text *queue, ArrayType *states, app_row_fn fn, void *arg)
 					 list_candidate, &ls);
 	if (ls.nprune > 0)
 		prune_terminal_rows(queue, &ls);
+	store_close();
+}
+
+/* ---------------------------------------------------------------------
+ * The controller's questions, answered from the batch rows
+ * ---------------------------------------------------------------------
+ */
+
+/* The batches of queue whose column holds element (live unless asked). */
+void
+app_batches_holding(StoreArray column, text *queue, text *element,
+					bool include_finished, app_row_fn fn, void *arg)
+{
+	ArrayType  *states = include_finished
+		? NULL : app_state_set(APP_NON_TERMINAL_STATES);
+
+	store_open();
+	store_batches_holding(column, queue, element, states, fn, arg);
+	store_close();
+}
+
+/* The counts of one queue, gathered state by state before they are sent. */
+typedef struct QueueStats
+{
+	app_stats_fn fn;
+	void	   *arg;
+	MemoryContext cxt;			/* for the queue's name */
+	text	   *queue;			/* the queue gathered; NULL: none yet */
+	int64		batches[POLICY_NSTATES];
+	TimestampTz oldest[POLICY_NSTATES];
+} QueueStats;
+
+/* Send the gathered queue: one row per non-terminal state, then forget it. */
+static void
+send_queue_stats(QueueStats *qs)
+{
+	if (qs->queue == NULL)
+		return;
+	for (int i = 0; i < POLICY_NSTATES; i++)
+	{
+		if (policy_is_terminal(i))
+			continue;
+		qs->fn(qs->arg, qs->queue, policy_state_name(i), qs->batches[i],
+			   qs->batches[i] > 0 ? &qs->oldest[i] : NULL);
+	}
+	pfree(qs->queue);
+	qs->queue = NULL;
+}
+
+/* Start gathering "queue": every state at zero. */
+static void
+begin_queue_stats(QueueStats *qs, text *queue)
+{
+	qs->queue = copy_text(qs->cxt, queue);
+	memset(qs->batches, 0, sizeof(qs->batches));
+	memset(qs->oldest, 0, sizeof(qs->oldest));
+}
+
+/* One count from the store; rows of a queue arrive together. */
+static void
+gather_count(void *arg, text *queue, text *state, int64 batches,
+			 TimestampTz oldest_since)
+{
+	QueueStats *qs = (QueueStats *) arg;
+	int			i = state_of(state);
+
+	if (qs->queue == NULL || !text_equal(qs->queue, queue))
+	{
+		send_queue_stats(qs);
+		begin_queue_stats(qs, queue);
+	}
+	if (i == POLICY_NO_STATE)
+		return;					/* the store was asked for states only */
+	qs->batches[i] = batches;
+	qs->oldest[i] = oldest_since;
+}
+
+/* Per queue and non-terminal state: the batches in it and since when. */
+void
+app_queue_stats(text *queue, app_stats_fn fn, void *arg)
+{
+	QueueStats	qs = {0};
+
+	qs.fn = fn;
+	qs.arg = arg;
+
+	store_open();
+	qs.cxt = CurrentMemoryContext;	/* lives until store_close() */
+	if (queue)
+		begin_queue_stats(&qs, queue);
+	store_state_counts(queue, app_state_set(APP_NON_TERMINAL_STATES),
+					   gather_count, &qs);
+	send_queue_stats(&qs);
+	store_close();
+}
+
+/* The batches of queue in one of states since before cutoff, oldest first. */
+void
+app_stuck_batches(text *queue, TimestampTz cutoff, ArrayType *states,
+				  app_row_fn fn, void *arg)
+{
+	if (ArrayGetNItems(ARR_NDIM(states), ARR_DIMS(states)) == 0)
+		return;
+
+	store_open();
+	store_filed_before(queue, states, cutoff, fn, arg);
 	store_close();
 }
 

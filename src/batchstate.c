@@ -9,15 +9,19 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
+#include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
 #include "app.h"
+#include "guard.h"
 #include "policy.h"
 
 PG_MODULE_MAGIC;
@@ -33,10 +37,11 @@ PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
+/* Install the planner guard and define the settings; once per backend. */
 void
 _PG_init(void)
 {
-	store_init();
+	guard_init();
 	app_init();
 }
 
@@ -45,6 +50,29 @@ _PG_init(void)
  * raises 22023.  Nothing has been written when they raise.
  * ---------------------------------------------------------------------
  */
+
+/*
+ * A function that writes refuses to run in a read-only transaction, which
+ * every transaction on a hot standby is, before it looks at its arguments:
+ * 25006, naming the function.  (Left to PostgreSQL, the refusal would come
+ * from the statement the function runs, naming that statement's command,
+ * or not at all when the function finds nothing to write.)
+ */
+static void
+require_writable(const char *function)
+{
+	if (!XactReadOnly)
+		return;
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("%s cannot run in a read-only transaction", function),
+				 errdetail("The server is a hot standby: every transaction on it is read-only."),
+				 errhint("Run it on the primary.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+			 errmsg("%s cannot run in a read-only transaction", function)));
+}
 
 static void
 require_not_null(FunctionCallInfo fcinfo, int argno, const char *name)
@@ -200,6 +228,51 @@ score_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 	return score;
 }
 
+/* A required boolean. */
+static bool
+flag_arg(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	require_not_null(fcinfo, argno, name);
+	return PG_GETARG_BOOL(argno);
+}
+
+/*
+ * Longest interval stuck_batches looks back over.  No batch has been in a
+ * state for longer (6000 years before now is still a valid timestamp), so
+ * a longer interval, 'infinity' included, finds nothing, and never makes
+ * "now - interval" overflow.
+ */
+#define MAX_LOOKBACK_MONTHS (6000 * MONTHS_PER_YEAR)
+
+/*
+ * A required, non-negative interval, as the time it reaches back to from
+ * the start of the transaction (-infinity for one beyond any batch).
+ */
+static TimestampTz
+cutoff_arg(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	Interval   *span;
+	Interval	limit = {0};
+
+	require_not_null(fcinfo, argno, name);
+	span = PG_GETARG_INTERVAL_P(argno);
+	if (DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(span),
+										 IntervalPGetDatum(&limit))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("argument \"%s\" must not be negative", name),
+				 errdetail("The value is %s.",
+						   DatumGetCString(DirectFunctionCall1(interval_out,
+															   IntervalPGetDatum(span))))));
+	limit.month = MAX_LOOKBACK_MONTHS;
+	if (DatumGetBool(DirectFunctionCall2(interval_gt, IntervalPGetDatum(span),
+										 IntervalPGetDatum(&limit))))
+		return DT_NOBEGIN;
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+												   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+												   IntervalPGetDatum(span)));
+}
+
 /* The state named by a policy function's argument (STRICT: never NULL). */
 static int
 policy_arg(FunctionCallInfo fcinfo, int argno, const char *name)
@@ -284,28 +357,38 @@ start_batch_set(FunctionCallInfo fcinfo)
  * ---------------------------------------------------------------------
  */
 
+/* Columns of batchstate.states(). */
+#define STATES_NATTS 6
+
 PG_FUNCTION_INFO_V1(batchstate_states);
+/* The policy table, one row per state in policy order. */
 Datum
 batchstate_states(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	if (rsinfo->setDesc->natts != STATES_NATTS)
+		elog(ERROR, "batchstate.states() must return %d columns, not %d",
+			 STATES_NATTS, rsinfo->setDesc->natts);
 	for (int i = 0; i < POLICY_NSTATES; i++)
 	{
-		Datum		values[4];
-		bool		nulls[4] = {false, false, false, false};
+		Datum		values[STATES_NATTS];
+		bool		nulls[STATES_NATTS] = {false};
 
 		values[0] = CStringGetTextDatum(policy_state_name(i));
 		values[1] = BoolGetDatum(policy_is_terminal(i));
 		values[2] = BoolGetDatum(policy_is_halted(i));
 		values[3] = BoolGetDatum(policy_is_conflict(i));
+		values[4] = BoolGetDatum(policy_is_cancellable(i));
+		values[5] = BoolGetDatum(policy_is_active(i));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
 }
 
 PG_FUNCTION_INFO_V1(batchstate_is_valid_state);
+/* Whether the argument names a state (false, not an error, if not). */
 Datum
 batchstate_is_valid_state(PG_FUNCTION_ARGS)
 {
@@ -317,6 +400,7 @@ batchstate_is_valid_state(PG_FUNCTION_ARGS)
 }
 
 PG_FUNCTION_INFO_V1(batchstate_is_terminal);
+/* Whether the state is terminal; 22023 for an unknown state. */
 Datum
 batchstate_is_terminal(PG_FUNCTION_ARGS)
 {
@@ -324,12 +408,22 @@ batchstate_is_terminal(PG_FUNCTION_ARGS)
 }
 
 PG_FUNCTION_INFO_V1(batchstate_is_halted);
+/* Whether the state is halted; 22023 for an unknown state. */
 Datum
 batchstate_is_halted(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(policy_is_halted(policy_arg(fcinfo, 0, "state")));
 }
 
+PG_FUNCTION_INFO_V1(batchstate_is_cancellable);
+/* Whether a cancel moves a batch in the state; 22023 for an unknown state. */
+Datum
+batchstate_is_cancellable(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(policy_is_cancellable(policy_arg(fcinfo, 0, "state")));
+}
+
+/* A copy of a named set of states, to return. */
 static Datum
 state_set_datum(AppStateSet which)
 {
@@ -340,6 +434,7 @@ state_set_datum(AppStateSet which)
 }
 
 PG_FUNCTION_INFO_V1(batchstate_non_terminal_states);
+/* The non-terminal states, in policy order. */
 Datum
 batchstate_non_terminal_states(PG_FUNCTION_ARGS)
 {
@@ -348,6 +443,7 @@ batchstate_non_terminal_states(PG_FUNCTION_ARGS)
 }
 
 PG_FUNCTION_INFO_V1(batchstate_conflict_states);
+/* The conflict states, in policy order. */
 Datum
 batchstate_conflict_states(PG_FUNCTION_ARGS)
 {
@@ -355,7 +451,26 @@ batchstate_conflict_states(PG_FUNCTION_ARGS)
 	return state_set_datum(APP_CONFLICT_STATES);
 }
 
+PG_FUNCTION_INFO_V1(batchstate_active_states);
+/* The active states (what list_active lists), in policy order. */
+Datum
+batchstate_active_states(PG_FUNCTION_ARGS)
+{
+	(void) fcinfo;				/* no arguments */
+	return state_set_datum(APP_ACTIVE_STATES);
+}
+
+PG_FUNCTION_INFO_V1(batchstate_cancellable_states);
+/* The cancellable states, in policy order. */
+Datum
+batchstate_cancellable_states(PG_FUNCTION_ARGS)
+{
+	(void) fcinfo;				/* no arguments */
+	return state_set_datum(APP_CANCELLABLE_STATES);
+}
+
 PG_FUNCTION_INFO_V1(batchstate_can_transition);
+/* Whether the policy lets a batch move from one state to the other. */
 Datum
 batchstate_can_transition(PG_FUNCTION_ARGS)
 {
@@ -371,13 +486,14 @@ batchstate_can_transition(PG_FUNCTION_ARGS)
  */
 
 PG_FUNCTION_INFO_V1(batchstate_batch_get);
+/* The batch row of an id; P0002 if there is none. */
 Datum
 batchstate_batch_get(PG_FUNCTION_ARGS)
 {
 	text	   *id = key_arg(fcinfo, 0, "id");
 	BatchRow	row;
 
-	app_batch_get(id, &row);
+	app_raw_get(id, &row);
 	PG_RETURN_DATUM(batch_datum(fcinfo, &row));
 }
 
@@ -403,17 +519,20 @@ batch_args(FunctionCallInfo fcinfo, BatchRow *row)
 }
 
 PG_FUNCTION_INFO_V1(batchstate_batch_create);
+/* Insert a batch row and nothing else. */
 Datum
 batchstate_batch_create(PG_FUNCTION_ARGS)
 {
 	BatchRow	row;
 
+	require_writable("batch_create");
 	batch_args(fcinfo, &row);
-	app_batch_create(&row);
+	app_raw_insert(&row);
 	PG_RETURN_VOID();
 }
 
 PG_FUNCTION_INFO_V1(batchstate_batch_update_state);
+/* Compare-and-set a batch's state and version, and nothing else. */
 Datum
 batchstate_batch_update_state(PG_FUNCTION_ARGS)
 {
@@ -425,17 +544,18 @@ batchstate_batch_update_state(PG_FUNCTION_ARGS)
 	int32		new_version;
 	text	   *new_state;
 
+	require_writable("batch_update_state");
 	require_all(fcinfo, args, lengthof(args));
 	id = key_arg(fcinfo, 0, "id");
 	old_version = version_arg(fcinfo, 1, "old_version");
 	new_version = version_arg(fcinfo, 2, "new_version");
 	new_state = state_arg(fcinfo, 3, "new_state");
 
-	PG_RETURN_BOOL(app_batch_update(id, old_version, new_version, new_state,
-									NULL));
+	PG_RETURN_BOOL(app_raw_cas(id, old_version, new_version, new_state, NULL));
 }
 
 PG_FUNCTION_INFO_V1(batchstate_batch_update_score_and_state);
+/* Compare-and-set a batch's score, state and version, and nothing else. */
 Datum
 batchstate_batch_update_score_and_state(PG_FUNCTION_ARGS)
 {
@@ -448,6 +568,7 @@ batchstate_batch_update_score_and_state(PG_FUNCTION_ARGS)
 	double		score;
 	text	   *new_state;
 
+	require_writable("batch_update_score_and_state");
 	require_all(fcinfo, args, lengthof(args));
 	id = key_arg(fcinfo, 0, "id");
 	old_version = version_arg(fcinfo, 1, "old_version");
@@ -455,8 +576,8 @@ batchstate_batch_update_score_and_state(PG_FUNCTION_ARGS)
 	score = score_arg(fcinfo, 3, "score");
 	new_state = state_arg(fcinfo, 4, "new_state");
 
-	PG_RETURN_BOOL(app_batch_update(id, old_version, new_version, new_state,
-									&score));
+	PG_RETURN_BOOL(app_raw_cas(id, old_version, new_version, new_state,
+							   &score));
 }
 
 /* The arguments of membership_add and membership_remove. */
@@ -473,6 +594,7 @@ membership_args(FunctionCallInfo fcinfo, text **queue, text **state,
 }
 
 PG_FUNCTION_INFO_V1(batchstate_membership_add);
+/* File a membership row, idempotently, without looking at the batch. */
 Datum
 batchstate_membership_add(PG_FUNCTION_ARGS)
 {
@@ -480,13 +602,14 @@ batchstate_membership_add(PG_FUNCTION_ARGS)
 	text	   *state;
 	text	   *batch_id;
 
+	require_writable("membership_add");
 	membership_args(fcinfo, &queue, &state, &batch_id);
-
-	app_membership_add(queue, state, batch_id);
+	app_raw_membership_add(queue, state, batch_id);
 	PG_RETURN_VOID();
 }
 
 PG_FUNCTION_INFO_V1(batchstate_membership_remove);
+/* Remove a membership row, idempotently, without looking at the batch. */
 Datum
 batchstate_membership_remove(PG_FUNCTION_ARGS)
 {
@@ -494,9 +617,9 @@ batchstate_membership_remove(PG_FUNCTION_ARGS)
 	text	   *state;
 	text	   *batch_id;
 
+	require_writable("membership_remove");
 	membership_args(fcinfo, &queue, &state, &batch_id);
-
-	app_membership_remove(queue, state, batch_id);
+	app_raw_membership_remove(queue, state, batch_id);
 	PG_RETURN_VOID();
 }
 
@@ -512,6 +635,7 @@ put_id(void *arg, text *batch_id)
 }
 
 PG_FUNCTION_INFO_V1(batchstate_membership_list_ids);
+/* The batch ids filed under (queue, state), in byte order. */
 Datum
 batchstate_membership_list_ids(PG_FUNCTION_ARGS)
 {
@@ -524,7 +648,7 @@ batchstate_membership_list_ids(PG_FUNCTION_ARGS)
 	state = state_arg(fcinfo, 1, "state");
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	app_membership_list_ids(queue, state, put_id, fcinfo->resultinfo);
+	app_raw_membership_ids(queue, state, put_id, fcinfo->resultinfo);
 	return (Datum) 0;
 }
 
@@ -534,17 +658,20 @@ batchstate_membership_list_ids(PG_FUNCTION_ARGS)
  */
 
 PG_FUNCTION_INFO_V1(batchstate_create_batch);
+/* Create a batch and file it; the new row. */
 Datum
 batchstate_create_batch(PG_FUNCTION_ARGS)
 {
 	BatchRow	row;
 
+	require_writable("create_batch");
 	batch_args(fcinfo, &row);
 	app_create_batch(&row);
 	PG_RETURN_DATUM(batch_datum(fcinfo, &row));
 }
 
 PG_FUNCTION_INFO_V1(batchstate_update_state);
+/* Move a batch to a new state; false on a lost race. */
 Datum
 batchstate_update_state(PG_FUNCTION_ARGS)
 {
@@ -552,16 +679,19 @@ batchstate_update_state(PG_FUNCTION_ARGS)
 	text	   *id;
 	int32		expected_version;
 	text	   *new_state;
+	MoveFields	fields = {NULL, NULL, NULL};
 
+	require_writable("update_state");
 	require_all(fcinfo, args, lengthof(args));
 	id = key_arg(fcinfo, 0, "id");
 	expected_version = version_arg(fcinfo, 1, "expected_version");
 	new_state = state_arg(fcinfo, 2, "new_state");
 
-	PG_RETURN_BOOL(app_update(id, expected_version, new_state, NULL));
+	PG_RETURN_BOOL(app_move_batch(id, expected_version, new_state, &fields));
 }
 
 PG_FUNCTION_INFO_V1(batchstate_update_score_and_state);
+/* Move a batch to a new state with a new score; false on a lost race. */
 Datum
 batchstate_update_score_and_state(PG_FUNCTION_ARGS)
 {
@@ -572,17 +702,53 @@ batchstate_update_score_and_state(PG_FUNCTION_ARGS)
 	int32		expected_version;
 	double		score;
 	text	   *new_state;
+	MoveFields	fields = {&score, NULL, NULL};
 
+	require_writable("update_score_and_state");
 	require_all(fcinfo, args, lengthof(args));
 	id = key_arg(fcinfo, 0, "id");
 	expected_version = version_arg(fcinfo, 1, "expected_version");
 	score = score_arg(fcinfo, 2, "score");
 	new_state = state_arg(fcinfo, 3, "new_state");
 
-	PG_RETURN_BOOL(app_update(id, expected_version, new_state, &score));
+	PG_RETURN_BOOL(app_move_batch(id, expected_version, new_state, &fields));
+}
+
+PG_FUNCTION_INFO_V1(batchstate_update_batch);
+/*
+ * Move a batch to a new state, replacing contains, dependencies and score
+ * where given (NULL keeps them); false on a lost race.
+ */
+Datum
+batchstate_update_batch(PG_FUNCTION_ARGS)
+{
+	static const char *const args[] = {"id", "expected_version", "new_state"};
+	text	   *id;
+	int32		expected_version;
+	text	   *new_state;
+	double		score;
+	MoveFields	fields = {NULL, NULL, NULL};
+
+	require_writable("update_batch");
+	require_all(fcinfo, args, lengthof(args));
+	id = key_arg(fcinfo, 0, "id");
+	expected_version = version_arg(fcinfo, 1, "expected_version");
+	new_state = state_arg(fcinfo, 2, "new_state");
+	if (!PG_ARGISNULL(3))
+		fields.contains = text_array_arg(fcinfo, 3, "contains", false);
+	if (!PG_ARGISNULL(4))
+		fields.dependencies = text_array_arg(fcinfo, 4, "dependencies", false);
+	if (!PG_ARGISNULL(5))
+	{
+		score = score_arg(fcinfo, 5, "score");
+		fields.score = &score;
+	}
+
+	PG_RETURN_BOOL(app_move_batch(id, expected_version, new_state, &fields));
 }
 
 PG_FUNCTION_INFO_V1(batchstate_list_batches);
+/* The batches of a queue currently in one of the states, by id. */
 Datum
 batchstate_list_batches(PG_FUNCTION_ARGS)
 {
@@ -594,37 +760,130 @@ batchstate_list_batches(PG_FUNCTION_ARGS)
 	queue = key_arg(fcinfo, 0, "queue");
 	states = text_array_arg(fcinfo, 1, "states", true);
 
-	app_list(queue, states, put_batch, start_batch_set(fcinfo));
+	app_list_batches(queue, states, put_batch, start_batch_set(fcinfo));
 	return (Datum) 0;
 }
 
 PG_FUNCTION_INFO_V1(batchstate_list_active);
+/* The batches of a queue currently in an active state, by id. */
 Datum
 batchstate_list_active(PG_FUNCTION_ARGS)
 {
 	text	   *queue = key_arg(fcinfo, 0, "queue");
 
-	app_list(queue, app_state_set(APP_NON_TERMINAL_STATES), put_batch,
-			 start_batch_set(fcinfo));
+	app_list_batches(queue, app_state_set(APP_ACTIVE_STATES), put_batch,
+					 start_batch_set(fcinfo));
 	return (Datum) 0;
 }
 
-PG_FUNCTION_INFO_V1(batchstate_ensure_membership);
-Datum
-batchstate_ensure_membership(PG_FUNCTION_ARGS)
+/*
+ * dependents_of and batches_containing: the batches of a queue whose
+ * "column" holds the element given.
+ */
+static Datum
+batches_holding(FunctionCallInfo fcinfo, StoreArray column,
+				const char *element_name)
 {
-	text	   *id = key_arg(fcinfo, 0, "id");
+	const char *const args[] = {"queue", element_name, "include_finished"};
+	text	   *queue;
+	text	   *element;
+	bool		include_finished;
 
-	PG_RETURN_BOOL(app_ensure_membership(id));
+	require_all(fcinfo, args, lengthof(args));
+	queue = key_arg(fcinfo, 0, "queue");
+	element = key_arg(fcinfo, 1, element_name);
+	include_finished = flag_arg(fcinfo, 2, "include_finished");
+
+	app_batches_holding(column, queue, element, include_finished, put_batch,
+						start_batch_set(fcinfo));
+	return (Datum) 0;
 }
 
-/* The optional queue of verify and reconcile: NULL means every queue. */
+PG_FUNCTION_INFO_V1(batchstate_dependents_of);
+/* The batches of a queue that depend on a batch id, by id. */
+Datum
+batchstate_dependents_of(PG_FUNCTION_ARGS)
+{
+	return batches_holding(fcinfo, STORE_DEPENDENCIES, "id");
+}
+
+PG_FUNCTION_INFO_V1(batchstate_batches_containing);
+/* The batches of a queue that contain a land request, by id. */
+Datum
+batchstate_batches_containing(PG_FUNCTION_ARGS)
+{
+	return batches_holding(fcinfo, STORE_CONTAINS, "request_id");
+}
+
+/* Sink for queue_stats rows. */
+static void
+put_stats(void *arg, text *queue, const char *state, int64 batches,
+		  const TimestampTz *oldest_since)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) arg;
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, oldest_since == NULL};
+
+	values[0] = PointerGetDatum(queue);
+	values[1] = CStringGetTextDatum(state);
+	values[2] = Int64GetDatum(batches);
+	values[3] = oldest_since ? TimestampTzGetDatum(*oldest_since) : (Datum) 0;
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	pfree(DatumGetPointer(values[1]));
+}
+
+/* The optional queue of verify, reconcile and queue_stats: NULL, every queue. */
 static text *
 scope_arg(FunctionCallInfo fcinfo)
 {
 	return PG_ARGISNULL(0) ? NULL : key_arg(fcinfo, 0, "queue");
 }
 
+PG_FUNCTION_INFO_V1(batchstate_queue_stats);
+/* Per queue and non-terminal state: how many batches, since when. */
+Datum
+batchstate_queue_stats(PG_FUNCTION_ARGS)
+{
+	text	   *queue = scope_arg(fcinfo);
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	app_queue_stats(queue, put_stats, fcinfo->resultinfo);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(batchstate_stuck_batches);
+/* The batches of a queue in one of the states for longer than an interval. */
+Datum
+batchstate_stuck_batches(PG_FUNCTION_ARGS)
+{
+	static const char *const args[] = {"queue", "older_than", "states"};
+	text	   *queue;
+	TimestampTz cutoff;
+	ArrayType  *states;
+
+	require_all(fcinfo, args, lengthof(args));
+	queue = key_arg(fcinfo, 0, "queue");
+	cutoff = cutoff_arg(fcinfo, 1, "older_than");
+	states = text_array_arg(fcinfo, 2, "states", true);
+
+	app_stuck_batches(queue, cutoff, states, put_batch,
+					  start_batch_set(fcinfo));
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(batchstate_ensure_membership);
+/* File a batch under its current state if live; true when added. */
+Datum
+batchstate_ensure_membership(PG_FUNCTION_ARGS)
+{
+	text	   *id;
+
+	require_writable("ensure_membership");
+	id = key_arg(fcinfo, 0, "id");
+	PG_RETURN_BOOL(app_ensure_membership(id));
+}
+
+/* Sink for verify rows. */
 static void
 put_drift(void *arg, const char *problem, text *queue, text *state,
 		  text *batch_id)
@@ -641,6 +900,7 @@ put_drift(void *arg, const char *problem, text *queue, text *state,
 }
 
 PG_FUNCTION_INFO_V1(batchstate_verify);
+/* Every drift between the two tables, one row each. */
 Datum
 batchstate_verify(PG_FUNCTION_ARGS)
 {
@@ -652,16 +912,19 @@ batchstate_verify(PG_FUNCTION_ARGS)
 }
 
 PG_FUNCTION_INFO_V1(batchstate_reconcile);
+/* Repair every drift; the rows added and removed. */
 Datum
 batchstate_reconcile(PG_FUNCTION_ARGS)
 {
-	text	   *queue = scope_arg(fcinfo);
+	text	   *queue;
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int64		added;
 	int64		removed;
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
 
+	require_writable("reconcile");
+	queue = scope_arg(fcinfo);
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	app_reconcile(queue, &added, &removed);
 	values[0] = Int64GetDatum(added);

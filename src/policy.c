@@ -14,6 +14,7 @@
 /* State numbers, in table order; only used to spell the table below. */
 enum
 {
+	CREATING,
 	CREATED,
 	SCORED,
 	SPECULATING,
@@ -30,23 +31,34 @@ typedef struct PolicyState
 	bool		terminal;		/* no further moves, no membership row */
 	bool		halted;			/* work on the batch has stopped */
 	bool		conflict;		/* scanned by the controller for dependencies */
+	bool		cancellable;	/* a cancel moves (or republishes) it */
+	bool		active;			/* worked on by the controller: list_active */
 	unsigned int moves;			/* S() bits of the states it may move to */
 } PolicyState;
 
+/*
+ * creating: persisted while the batch is still being assembled (its
+ * dependency set is not final); inert until promoted to created, and an
+ * abandoned attempt is closed as failed.  Nothing moves into it.
+ *
+ *	name	terminal halted conflict cancellable active	moves
+ */
 static const PolicyState policy_table[POLICY_NSTATES] = {
-	[CREATED] = {"created", false, false, true,
+	[CREATING] = {"creating", false, false, false, false, false,
+	S(CREATED) | S(FAILED)},
+	[CREATED] = {"created", false, false, true, true, true,
 	S(SCORED) | S(SPECULATING) | S(CANCELLING) | S(FAILED)},
-	[SCORED] = {"scored", false, false, false,
+	[SCORED] = {"scored", false, false, false, true, true,
 	S(SPECULATING) | S(CANCELLING) | S(FAILED)},
-	[SPECULATING] = {"speculating", false, false, true,
+	[SPECULATING] = {"speculating", false, false, true, true, true,
 	S(MERGING) | S(CANCELLING) | S(FAILED)},
-	[MERGING] = {"merging", false, false, true,
+	[MERGING] = {"merging", false, false, true, false, true,
 	S(SUCCEEDED) | S(FAILED) | S(CANCELLING)},
-	[CANCELLING] = {"cancelling", false, true, false,
+	[CANCELLING] = {"cancelling", false, true, false, true, true,
 	S(CANCELLED) | S(SUCCEEDED) | S(FAILED)},
-	[SUCCEEDED] = {"succeeded", true, true, false, 0},
-	[FAILED] = {"failed", true, true, false, 0},
-	[CANCELLED] = {"cancelled", true, true, false, 0},
+	[SUCCEEDED] = {"succeeded", true, true, false, false, false, 0},
+	[FAILED] = {"failed", true, true, false, false, false, 0},
+	[CANCELLED] = {"cancelled", true, true, false, false, false, 0},
 };
 
 static bool
@@ -90,6 +102,18 @@ bool
 policy_is_conflict(int state)
 {
 	return valid(state) && policy_table[state].conflict;
+}
+
+bool
+policy_is_cancellable(int state)
+{
+	return valid(state) && policy_table[state].cancellable;
+}
+
+bool
+policy_is_active(int state)
+{
+	return valid(state) && policy_table[state].active;
 }
 
 bool

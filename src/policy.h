@@ -15,7 +15,7 @@
 #include <stddef.h>
 
 /* Number of states in the lifecycle. */
-#define POLICY_NSTATES 8
+#define POLICY_NSTATES 9
 
 /* Returned by policy_state_from_name for a name that is not a state. */
 #define POLICY_NO_STATE (-1)
@@ -26,10 +26,20 @@ extern int	policy_state_from_name(const char *name, size_t len);
 /* Name of a state number (a static string). */
 extern const char *policy_state_name(int state);
 
-/* Flags of a state number. */
+/*
+ * Flags of a state number (false for a number that is not a state):
+ *   terminal     no further moves and no membership row
+ *   halted       no new work starts on the batch
+ *   conflict     scanned by the controller for dependencies
+ *   cancellable  a cancel request moves (or republishes) the batch
+ *   active       worked on by the controller (list_active lists these);
+ *                a non-terminal state that is not active is inert
+ */
 extern bool policy_is_terminal(int state);
 extern bool policy_is_halted(int state);
 extern bool policy_is_conflict(int state);
+extern bool policy_is_cancellable(int state);
+extern bool policy_is_active(int state);
 
 /*
  * May a batch in state "from" move to state "to"?  A non-terminal state may

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * store.c
- *	  SPI over the two batchstate tables: kept plans, schema-qualified SQL,
- *	  and a planner guard that keeps the hot path on its indexes.
+ *	  SPI over the two batchstate tables: one table of statements, each
+ *	  written out whole, prepared once per backend and kept.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -11,163 +11,334 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
-#include "optimizer/cost.h"
-#include "optimizer/planner.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
+#include "guard.h"
 #include "store.h"
 
 /*
- * The statements.  "=" is spelled OPERATOR(pg_catalog.=) and every table,
- * function and collation is schema-qualified: a kept plan is re-analyzed
- * under the caller's search_path whenever that changes, so nothing may
- * depend on it.
+ * The statements, by name.  Each text is the whole statement, as a reader
+ * can paste it into psql after PREPARE.  "=" is spelled
+ * OPERATOR(pg_catalog.=) and every table, function, aggregate and
+ * collation is schema-qualified: a kept plan is re-analyzed under the
+ * caller's search_path whenever that changes, so nothing may depend on it.
  */
-#define EQ " OPERATOR(pg_catalog.=) "
-#define NE " OPERATOR(pg_catalog.<>) "
-#define BATCH "batchstate.batch"
-#define MEMBER "batchstate.batch_state_membership"
-#define BATCH_COLS "id, queue, contains, dependencies, score, state, version"
-#define C_ORDER " COLLATE pg_catalog.\"C\""
-
 typedef enum StoreStmt
 {
 	STMT_GET,
-	STMT_GET_LOCKED,
+	STMT_LOCK,
 	STMT_EXISTS,
 	STMT_INSERT,
 	STMT_INSERT_FILED,
 	STMT_CAS,
-	STMT_MOVE,					/* the _SCORE form of each follows it */
-	STMT_MOVE_SCORE,
+	STMT_MOVE_FILE,
+	STMT_MOVE_FILE_SCORE,
+	STMT_MOVE_FILE_FIELDS,
 	STMT_MOVE_END,
 	STMT_MOVE_END_SCORE,
+	STMT_MOVE_END_FIELDS,
 	STMT_MOVE_SELF,
 	STMT_MOVE_SELF_SCORE,
+	STMT_MOVE_SELF_FIELDS,
 	STMT_MEMBER_ADD,
 	STMT_MEMBER_REMOVE,
 	STMT_MEMBER_IDS,
 	STMT_CANDIDATES,
 	STMT_PRUNE,
+	STMT_HOLDING_CONTAINS,
+	STMT_HOLDING_DEPENDENCIES,
+	STMT_STATE_COUNTS,
+	STMT_STATE_COUNTS_ALL,
+	STMT_FILED_BEFORE,
 	STMT_DRIFT,
 	STMT_COUNT
 } StoreStmt;
+
+/* The most arguments a statement takes (the move statements). */
+#define MAX_ARGS 8
 
 typedef struct StoreStmtDef
 {
 	const char *sql;
 	int			nargs;
-	Oid			argtypes[8];
-	bool		guarded;		/* plan with the index-only guard */
+	Oid			argtypes[MAX_ARGS];
+	GuardLevel	guard;			/* how its planning is guarded (guard.h) */
 } StoreStmtDef;
+
+/*
+ * The arguments every move statement takes, whichever it uses: $1 id,
+ * $2 old version, $3 new version, $4 new state, $5 score, $6 the state the
+ * batch is moving from, $7 contains, $8 dependencies.  A membership row
+ * records the time it is filed in "since", by the column's default.
+ */
+#define MOVE_ARGS 8, {TEXTOID, INT4OID, INT4OID, TEXTOID, FLOAT8OID, TEXTOID, \
+		TEXTARRAYOID, TEXTARRAYOID}
+
+/*
+ * The arguments of both inserts: the row's seven columns, then the state to
+ * file it under.
+ */
+#define INSERT_ARGS 8, {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, \
+		FLOAT8OID, TEXTOID, INT4OID, TEXTOID}
 
 static const StoreStmtDef stmt_defs[STMT_COUNT] = {
 	[STMT_GET] = {
-		"SELECT " BATCH_COLS " FROM " BATCH " WHERE id" EQ "$1",
-		1, {TEXTOID}, true
+		"SELECT id, queue, contains, dependencies, score, state, version"
+		" FROM batchstate.batch"
+		" WHERE id OPERATOR(pg_catalog.=) $1",
+		1, {TEXTOID}, GUARD_KEY_SCANS
 	},
-	[STMT_GET_LOCKED] = {
-		"SELECT queue, state, version FROM " BATCH " WHERE id" EQ "$1"
+	[STMT_LOCK] = {
+		"SELECT queue, state, version"
+		" FROM batchstate.batch"
+		" WHERE id OPERATOR(pg_catalog.=) $1"
 		" FOR NO KEY UPDATE",
-		1, {TEXTOID}, true
+		1, {TEXTOID}, GUARD_KEY_SCANS
 	},
 	[STMT_EXISTS] = {
-		"SELECT 1 FROM " BATCH " WHERE id" EQ "$1",
-		1, {TEXTOID}, true
+		"SELECT 1 FROM batchstate.batch WHERE id OPERATOR(pg_catalog.=) $1",
+		1, {TEXTOID}, GUARD_KEY_SCANS
 	},
 
 	/*
-	 * $1..$7 the row; STMT_INSERT_FILED also files it under $8, in a CTE
-	 * that runs after the batch row's insert (an unreferenced data-modifying
-	 * CTE runs when the main statement has finished).  A taken id fails the
-	 * primary key's own unique check (a plain INSERT: ON CONFLICT would add
-	 * a probe and a speculative insertion to every create, and the call
-	 * fails either way), which store_batch_insert turns into the caller's
-	 * error.  Both take the same eight arguments.
+	 * A create.  The batch row's insert is plain: a taken id fails the
+	 * primary key's own unique check (ON CONFLICT would add a probe and a
+	 * speculative insertion to every create, and the call fails either
+	 * way), which store_batch_insert turns into the caller's error.
+	 * STMT_INSERT leaves $8 unused.
 	 */
-#define INSERT_BATCH \
-		" INSERT INTO " BATCH " (" BATCH_COLS ")" \
-		" VALUES ($1, $2, $3, $4, $5, $6, $7)"
-#define INSERT_TYPES {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID, FLOAT8OID, \
-		TEXTOID, INT4OID, TEXTOID}
 	[STMT_INSERT] = {
-		INSERT_BATCH,
-		8, INSERT_TYPES, true
+		"INSERT INTO batchstate.batch"
+		" (id, queue, contains, dependencies, score, state, version)"
+		" VALUES ($1, $2, $3, $4, $5, $6, $7)",
+		INSERT_ARGS, GUARD_KEY_SCANS
 	},
+
+	/*
+	 * A create that also files the membership row under $8, in a CTE: an
+	 * unreferenced data-modifying CTE runs when the main statement has
+	 * finished, so after the batch row's insert.
+	 */
 	[STMT_INSERT_FILED] = {
 		"WITH m AS ("
-		" INSERT INTO " MEMBER " (queue, state, batch_id)"
-		" VALUES ($2, $8, $1) ON CONFLICT DO NOTHING)"
-		INSERT_BATCH,
-		8, INSERT_TYPES, true
+		"  INSERT INTO batchstate.batch_state_membership (queue, state, batch_id)"
+		"  VALUES ($2, $8, $1)"
+		"  ON CONFLICT DO NOTHING)"
+		" INSERT INTO batchstate.batch"
+		" (id, queue, contains, dependencies, score, state, version)"
+		" VALUES ($1, $2, $3, $4, $5, $6, $7)",
+		INSERT_ARGS, GUARD_KEY_SCANS
 	},
 
-	/* $1 id, $2 old version, $3 new version, $4 new state, $5 score (NULL: keep) */
+	/* The storage primitives' compare-and-set; $5 NULL keeps the score. */
 	[STMT_CAS] = {
-		"UPDATE " BATCH " SET state = $4, version = $3,"
-		" score = COALESCE($5, score)"
-		" WHERE id" EQ "$1 AND version" EQ "$2",
-		5, {TEXTOID, INT4OID, INT4OID, TEXTOID, FLOAT8OID}, true
+		"UPDATE batchstate.batch"
+		" SET state = $4, version = $3, score = COALESCE($5, score)"
+		" WHERE id OPERATOR(pg_catalog.=) $1"
+		" AND version OPERATOR(pg_catalog.=) $2",
+		5, {TEXTOID, INT4OID, INT4OID, TEXTOID, FLOAT8OID}, GUARD_KEY_SCANS
 	},
 
 	/*
-	 * The whole of a move, on a batch in state $6: STMT_CAS's update (the
-	 * _SCORE forms also set the score; the others leave it alone rather
-	 * than carry a COALESCE through every move), the removal of its
-	 * membership row under $6 and (all but the _END forms, for a terminal
-	 * state) its filing under the new state.  A move to the same state
-	 * (_SELF) removes nothing and files again, which repairs a missing row.
-	 * Returns the batch's queue and whether a row was removed (EXISTS, not
-	 * count(*), whose aggregate node is 5% of the statement's work).  The
-	 * state test sits in the UPDATE, so a row that changed while the
-	 * statement waited for its lock is judged on its newest version; the
-	 * queue reaches the DELETE as an InitPlan parameter, so its scan always
-	 * has the whole key.  Every form takes the same six arguments.
+	 * The moves.  Each is one statement: the UPDATE of the batch row, which
+	 * compare-and-sets its version and the state it moves from ($6), so a
+	 * row that changed while the statement waited for its lock is judged
+	 * on its newest version; then, keyed by the queue the UPDATE returns
+	 * (an InitPlan parameter, so the DELETE's scan has the whole key), the
+	 * removal of the membership row under $6 and the filing of one under
+	 * the new state.  It returns the queue and whether a row was removed
+	 * (EXISTS, not count(*), whose aggregate node is 5% of the work).
+	 *
+	 * Three kinds: FILE removes and files (a move into another non-terminal
+	 * state), END only removes (into a terminal state), SELF only files
+	 * again (into the same state: a version bump, which also repairs a
+	 * missing row).  Three sets of fields: the state alone
+	 * (update_state), with a new score (update_score_and_state), or with
+	 * any of score, contains and dependencies, NULL keeping the batch's
+	 * value (update_batch).  So no statement carries a clause that its
+	 * calls do not need, and an update_state never rewrites the arrays: it
+	 * stays a HOT update.
 	 */
-#define MOVE_UPDATE(set) \
-		"WITH u AS (" \
-		" UPDATE " BATCH " SET state = $4, version = $3" set \
-		" WHERE id" EQ "$1 AND version" EQ "$2 AND state" EQ "$6" \
-		" RETURNING queue)"
-#define MOVE_REMOVE \
-		", d AS (" \
-		" DELETE FROM " MEMBER \
-		" WHERE queue" EQ "(SELECT queue FROM u) AND state" EQ "$6" \
-		" AND batch_id" EQ "$1 RETURNING 1)"
-#define MOVE_FILE \
-		", a AS (" \
-		" INSERT INTO " MEMBER " (queue, state, batch_id)" \
-		" SELECT queue, $4, $1 FROM u ON CONFLICT DO NOTHING)"
-#define MOVE_REMOVED " SELECT queue, EXISTS (SELECT 1 FROM d) FROM u"
-#define MOVE_NOTHING_REMOVED " SELECT queue, false FROM u"
-#define MOVE_SCORE ", score = $5"
-#define MOVE_TYPES {TEXTOID, INT4OID, INT4OID, TEXTOID, FLOAT8OID, TEXTOID}
-/* a form, and its _SCORE form, which follows it in StoreStmt */
-#define MOVE_FORMS(stmt, rest) \
-	[stmt] = {MOVE_UPDATE("") rest, 6, MOVE_TYPES, true}, \
-	[stmt + 1] = {MOVE_UPDATE(MOVE_SCORE) rest, 6, MOVE_TYPES, true}
-	MOVE_FORMS(STMT_MOVE, MOVE_REMOVE MOVE_FILE MOVE_REMOVED),
-	MOVE_FORMS(STMT_MOVE_END, MOVE_REMOVE MOVE_REMOVED),
-	MOVE_FORMS(STMT_MOVE_SELF, MOVE_FILE MOVE_NOTHING_REMOVED),
+	[STMT_MOVE_FILE] = {
+		"WITH u AS ("
+		"  UPDATE batchstate.batch SET state = $4, version = $3"
+		"  WHERE id OPERATOR(pg_catalog.=) $1"
+		"  AND version OPERATOR(pg_catalog.=) $2"
+		"  AND state OPERATOR(pg_catalog.=) $6"
+		"  RETURNING queue),"
+		" d AS ("
+		"  DELETE FROM batchstate.batch_state_membership"
+		"  WHERE queue OPERATOR(pg_catalog.=) (SELECT queue FROM u)"
+		"  AND state OPERATOR(pg_catalog.=) $6"
+		"  AND batch_id OPERATOR(pg_catalog.=) $1"
+		"  RETURNING 1),"
+		" a AS ("
+		"  INSERT INTO batchstate.batch_state_membership (queue, state, batch_id)"
+		"  SELECT queue, $4, $1 FROM u"
+		"  ON CONFLICT DO NOTHING)"
+		" SELECT queue, EXISTS (SELECT 1 FROM d) FROM u",
+		MOVE_ARGS, GUARD_KEY_SCANS
+	},
+	[STMT_MOVE_FILE_SCORE] = {
+		"WITH u AS ("
+		"  UPDATE batchstate.batch SET state = $4, version = $3, score = $5"
+		"  WHERE id OPERATOR(pg_catalog.=) $1"
+		"  AND version OPERATOR(pg_catalog.=) $2"
+		"  AND state OPERATOR(pg_catalog.=) $6"
+		"  RETURNING queue),"
+		" d AS ("
+		"  DELETE FROM batchstate.batch_state_membership"
+		"  WHERE queue OPERATOR(pg_catalog.=) (SELECT queue FROM u)"
+		"  AND state OPERATOR(pg_catalog.=) $6"
+		"  AND batch_id OPERATOR(pg_catalog.=) $1"
+		"  RETURNING 1),"
+		" a AS ("
+		"  INSERT INTO batchstate.batch_state_membership (queue, state, batch_id)"
+		"  SELECT queue, $4, $1 FROM u"
+		"  ON CONFLICT DO NOTHING)"
+		" SELECT queue, EXISTS (SELECT 1 FROM d) FROM u",
+		MOVE_ARGS, GUARD_KEY_SCANS
+	},
+	[STMT_MOVE_FILE_FIELDS] = {
+		"WITH u AS ("
+		"  UPDATE batchstate.batch SET state = $4, version = $3,"
+		"  score = COALESCE($5, score), contains = COALESCE($7, contains),"
+		"  dependencies = COALESCE($8, dependencies)"
+		"  WHERE id OPERATOR(pg_catalog.=) $1"
+		"  AND version OPERATOR(pg_catalog.=) $2"
+		"  AND state OPERATOR(pg_catalog.=) $6"
+		"  RETURNING queue),"
+		" d AS ("
+		"  DELETE FROM batchstate.batch_state_membership"
+		"  WHERE queue OPERATOR(pg_catalog.=) (SELECT queue FROM u)"
+		"  AND state OPERATOR(pg_catalog.=) $6"
+		"  AND batch_id OPERATOR(pg_catalog.=) $1"
+		"  RETURNING 1),"
+		" a AS ("
+		"  INSERT INTO batchstate.batch_state_membership (queue, state, batch_id)"
+		"  SELECT queue, $4, $1 FROM u"
+		"  ON CONFLICT DO NOTHING)"
+		" SELECT queue, EXISTS (SELECT 1 FROM d) FROM u",
+		MOVE_ARGS, GUARD_KEY_SCANS
+	},
+	[STMT_MOVE_END] = {
+		"WITH u AS ("
+		"  UPDATE batchstate.batch SET state = $4, version = $3"
+		"  WHERE id OPERATOR(pg_catalog.=) $1"
+		"  AND version OPERATOR(pg_catalog.=) $2"
+		"  AND state OPERATOR(pg_catalog.=) $6"
+		"  RETURNING queue),"
+		" d AS ("
+		"  DELETE FROM batchstate.batch_state_membership"
+		"  WHERE queue OPERATOR(pg_catalog.=) (SELECT queue FROM u)"
+		"  AND state OPERATOR(pg_catalog.=) $6"
+		"  AND batch_id OPERATOR(pg_catalog.=) $1"
+		"  RETURNING 1)"
+		" SELECT queue, EXISTS (SELECT 1 FROM d) FROM u",
+		MOVE_ARGS, GUARD_KEY_SCANS
+	},
+	[STMT_MOVE_END_SCORE] = {
+		"WITH u AS ("
+		"  UPDATE batchstate.batch SET state = $4, version = $3, score = $5"
+		"  WHERE id OPERATOR(pg_catalog.=) $1"
+		"  AND version OPERATOR(pg_catalog.=) $2"
+		"  AND state OPERATOR(pg_catalog.=) $6"
+		"  RETURNING queue),"
+		" d AS ("
+		"  DELETE FROM batchstate.batch_state_membership"
+		"  WHERE queue OPERATOR(pg_catalog.=) (SELECT queue FROM u)"
+		"  AND state OPERATOR(pg_catalog.=) $6"
+		"  AND batch_id OPERATOR(pg_catalog.=) $1"
+		"  RETURNING 1)"
+		" SELECT queue, EXISTS (SELECT 1 FROM d) FROM u",
+		MOVE_ARGS, GUARD_KEY_SCANS
+	},
+	[STMT_MOVE_END_FIELDS] = {
+		"WITH u AS ("
+		"  UPDATE batchstate.batch SET state = $4, version = $3,"
+		"  score = COALESCE($5, score), contains = COALESCE($7, contains),"
+		"  dependencies = COALESCE($8, dependencies)"
+		"  WHERE id OPERATOR(pg_catalog.=) $1"
+		"  AND version OPERATOR(pg_catalog.=) $2"
+		"  AND state OPERATOR(pg_catalog.=) $6"
+		"  RETURNING queue),"
+		" d AS ("
+		"  DELETE FROM batchstate.batch_state_membership"
+		"  WHERE queue OPERATOR(pg_catalog.=) (SELECT queue FROM u)"
+		"  AND state OPERATOR(pg_catalog.=) $6"
+		"  AND batch_id OPERATOR(pg_catalog.=) $1"
+		"  RETURNING 1)"
+		" SELECT queue, EXISTS (SELECT 1 FROM d) FROM u",
+		MOVE_ARGS, GUARD_KEY_SCANS
+	},
+	[STMT_MOVE_SELF] = {
+		"WITH u AS ("
+		"  UPDATE batchstate.batch SET state = $4, version = $3"
+		"  WHERE id OPERATOR(pg_catalog.=) $1"
+		"  AND version OPERATOR(pg_catalog.=) $2"
+		"  AND state OPERATOR(pg_catalog.=) $6"
+		"  RETURNING queue),"
+		" a AS ("
+		"  INSERT INTO batchstate.batch_state_membership (queue, state, batch_id)"
+		"  SELECT queue, $4, $1 FROM u"
+		"  ON CONFLICT DO NOTHING)"
+		" SELECT queue, false FROM u",
+		MOVE_ARGS, GUARD_KEY_SCANS
+	},
+	[STMT_MOVE_SELF_SCORE] = {
+		"WITH u AS ("
+		"  UPDATE batchstate.batch SET state = $4, version = $3, score = $5"
+		"  WHERE id OPERATOR(pg_catalog.=) $1"
+		"  AND version OPERATOR(pg_catalog.=) $2"
+		"  AND state OPERATOR(pg_catalog.=) $6"
+		"  RETURNING queue),"
+		" a AS ("
+		"  INSERT INTO batchstate.batch_state_membership (queue, state, batch_id)"
+		"  SELECT queue, $4, $1 FROM u"
+		"  ON CONFLICT DO NOTHING)"
+		" SELECT queue, false FROM u",
+		MOVE_ARGS, GUARD_KEY_SCANS
+	},
+	[STMT_MOVE_SELF_FIELDS] = {
+		"WITH u AS ("
+		"  UPDATE batchstate.batch SET state = $4, version = $3,"
+		"  score = COALESCE($5, score), contains = COALESCE($7, contains),"
+		"  dependencies = COALESCE($8, dependencies)"
+		"  WHERE id OPERATOR(pg_catalog.=) $1"
+		"  AND version OPERATOR(pg_catalog.=) $2"
+		"  AND state OPERATOR(pg_catalog.=) $6"
+		"  RETURNING queue),"
+		" a AS ("
+		"  INSERT INTO batchstate.batch_state_membership (queue, state, batch_id)"
+		"  SELECT queue, $4, $1 FROM u"
+		"  ON CONFLICT DO NOTHING)"
+		" SELECT queue, false FROM u",
+		MOVE_ARGS, GUARD_KEY_SCANS
+	},
 
 	[STMT_MEMBER_ADD] = {
-		"INSERT INTO " MEMBER " (queue, state, batch_id)"
-		" VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-		3, {TEXTOID, TEXTOID, TEXTOID}, true
+		"INSERT INTO batchstate.batch_state_membership (queue, state, batch_id)"
+		" VALUES ($1, $2, $3)"
+		" ON CONFLICT DO NOTHING",
+		3, {TEXTOID, TEXTOID, TEXTOID}, GUARD_KEY_SCANS
 	},
 	[STMT_MEMBER_REMOVE] = {
-		"DELETE FROM " MEMBER
-		" WHERE queue" EQ "$1 AND state" EQ "$2 AND batch_id" EQ "$3",
-		3, {TEXTOID, TEXTOID, TEXTOID}, true
+		"DELETE FROM batchstate.batch_state_membership"
+		" WHERE queue OPERATOR(pg_catalog.=) $1"
+		" AND state OPERATOR(pg_catalog.=) $2"
+		" AND batch_id OPERATOR(pg_catalog.=) $3",
+		3, {TEXTOID, TEXTOID, TEXTOID}, GUARD_KEY_SCANS
 	},
 	[STMT_MEMBER_IDS] = {
-		"SELECT batch_id FROM " MEMBER
-		" WHERE queue" EQ "$1 AND state" EQ "$2"
-		" ORDER BY batch_id" C_ORDER,
-		2, {TEXTOID, TEXTOID}, true
+		"SELECT batch_id FROM batchstate.batch_state_membership"
+		" WHERE queue OPERATOR(pg_catalog.=) $1"
+		" AND state OPERATOR(pg_catalog.=) $2"
+		" ORDER BY batch_id COLLATE pg_catalog.\"C\"",
+		2, {TEXTOID, TEXTOID}, GUARD_KEY_SCANS
 	},
 
 	/*
@@ -178,16 +349,20 @@ static const StoreStmtDef stmt_defs[STMT_COUNT] = {
 	 * hash index on batch ids), never a join that reads a whole index.
 	 */
 	[STMT_CANDIDATES] = {
-		"SELECT b.id, b.queue, b.contains, b.dependencies, b.score,"
-		" b.state, b.version, m.state, b.state" EQ "m.state"
-		" FROM " MEMBER " m,"
-		" LATERAL (SELECT " BATCH_COLS " FROM " BATCH
-		" WHERE id" EQ "m.batch_id AND queue" EQ "$1"
-		" AND (state" EQ "m.state OR state" EQ "ANY ($3))"
-		" OFFSET 0) b"
-		" WHERE m.queue" EQ "$1 AND m.state" EQ "ANY ($2)"
-		" ORDER BY b.id" C_ORDER,
-		3, {TEXTOID, TEXTARRAYOID, TEXTARRAYOID}, true
+		"SELECT b.id, b.queue, b.contains, b.dependencies, b.score, b.state,"
+		" b.version, m.state, b.state OPERATOR(pg_catalog.=) m.state"
+		" FROM batchstate.batch_state_membership AS m,"
+		" LATERAL (SELECT id, queue, contains, dependencies, score, state, version"
+		"  FROM batchstate.batch"
+		"  WHERE id OPERATOR(pg_catalog.=) m.batch_id"
+		"  AND queue OPERATOR(pg_catalog.=) $1"
+		"  AND (state OPERATOR(pg_catalog.=) m.state"
+		"  OR state OPERATOR(pg_catalog.=) ANY ($3))"
+		"  OFFSET 0) AS b"
+		" WHERE m.queue OPERATOR(pg_catalog.=) $1"
+		" AND m.state OPERATOR(pg_catalog.=) ANY ($2)"
+		" ORDER BY b.id COLLATE pg_catalog.\"C\"",
+		3, {TEXTOID, TEXTARRAYOID, TEXTARRAYOID}, GUARD_KEY_SCANS
 	},
 
 	/*
@@ -197,17 +372,93 @@ static const StoreStmtDef stmt_defs[STMT_COUNT] = {
 	 * judged on its newest version, which nobody can change until commit.
 	 */
 	[STMT_PRUNE] = {
-		"DELETE FROM " MEMBER
-		" WHERE ctid" EQ "("
-		" SELECT m.ctid FROM " MEMBER " m"
-		" WHERE m.queue" EQ "$1 AND m.state" EQ "$2"
-		" AND m.batch_id" EQ "$3"
-		" FOR UPDATE SKIP LOCKED)"
-		" AND EXISTS (SELECT 1 FROM " BATCH " b"
-		" WHERE b.id" EQ "$3 AND b.queue" EQ "$1"
-		" AND b.state" EQ "ANY ($4)"
-		" FOR SHARE SKIP LOCKED)",
-		4, {TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID}, true
+		"DELETE FROM batchstate.batch_state_membership"
+		" WHERE ctid OPERATOR(pg_catalog.=) ("
+		"  SELECT m.ctid FROM batchstate.batch_state_membership AS m"
+		"  WHERE m.queue OPERATOR(pg_catalog.=) $1"
+		"  AND m.state OPERATOR(pg_catalog.=) $2"
+		"  AND m.batch_id OPERATOR(pg_catalog.=) $3"
+		"  FOR UPDATE SKIP LOCKED)"
+		" AND EXISTS ("
+		"  SELECT 1 FROM batchstate.batch AS b"
+		"  WHERE b.id OPERATOR(pg_catalog.=) $3"
+		"  AND b.queue OPERATOR(pg_catalog.=) $1"
+		"  AND b.state OPERATOR(pg_catalog.=) ANY ($4)"
+		"  FOR SHARE SKIP LOCKED)",
+		4, {TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID}, GUARD_KEY_SCANS
+	},
+
+	/*
+	 * $1 queue, $2 the element (a one-element text[]), $3 states (NULL:
+	 * any).  "@>" is answered by the GIN index over both arrays.
+	 */
+	[STMT_HOLDING_CONTAINS] = {
+		"SELECT id, queue, contains, dependencies, score, state, version"
+		" FROM batchstate.batch"
+		" WHERE contains OPERATOR(pg_catalog.@>) $2"
+		" AND queue OPERATOR(pg_catalog.=) $1"
+		" AND ($3 IS NULL OR state OPERATOR(pg_catalog.=) ANY ($3))"
+		" ORDER BY id COLLATE pg_catalog.\"C\"",
+		3, {TEXTOID, TEXTARRAYOID, TEXTARRAYOID}, GUARD_INDEX_SCANS
+	},
+	[STMT_HOLDING_DEPENDENCIES] = {
+		"SELECT id, queue, contains, dependencies, score, state, version"
+		" FROM batchstate.batch"
+		" WHERE dependencies OPERATOR(pg_catalog.@>) $2"
+		" AND queue OPERATOR(pg_catalog.=) $1"
+		" AND ($3 IS NULL OR state OPERATOR(pg_catalog.=) ANY ($3))"
+		" ORDER BY id COLLATE pg_catalog.\"C\"",
+		3, {TEXTOID, TEXTARRAYOID, TEXTARRAYOID}, GUARD_INDEX_SCANS
+	},
+
+	/*
+	 * $1 queue, $2 states.  Membership rows resolved as STMT_CANDIDATES
+	 * resolves them, counted per state with the oldest "since".
+	 */
+	[STMT_STATE_COUNTS] = {
+		"SELECT m.queue, m.state, pg_catalog.count(*), pg_catalog.min(m.since)"
+		" FROM batchstate.batch_state_membership AS m,"
+		" LATERAL (SELECT 1 FROM batchstate.batch"
+		"  WHERE id OPERATOR(pg_catalog.=) m.batch_id"
+		"  AND queue OPERATOR(pg_catalog.=) m.queue"
+		"  AND state OPERATOR(pg_catalog.=) m.state"
+		"  OFFSET 0) AS b"
+		" WHERE m.queue OPERATOR(pg_catalog.=) $1"
+		" AND m.state OPERATOR(pg_catalog.=) ANY ($2)"
+		" GROUP BY m.queue, m.state",
+		2, {TEXTOID, TEXTARRAYOID}, GUARD_KEY_SCANS
+	},
+
+	/* $1 states; every queue, so whole-table plans are fine here. */
+	[STMT_STATE_COUNTS_ALL] = {
+		"SELECT m.queue, m.state, pg_catalog.count(*), pg_catalog.min(m.since)"
+		" FROM batchstate.batch_state_membership AS m"
+		" JOIN batchstate.batch AS b"
+		" ON b.id OPERATOR(pg_catalog.=) m.batch_id"
+		" AND b.queue OPERATOR(pg_catalog.=) m.queue"
+		" AND b.state OPERATOR(pg_catalog.=) m.state"
+		" WHERE m.state OPERATOR(pg_catalog.=) ANY ($1)"
+		" GROUP BY m.queue, m.state"
+		" ORDER BY m.queue COLLATE pg_catalog.\"C\"",
+		1, {TEXTARRAYOID}, GUARD_NONE
+	},
+
+	/* $1 queue, $2 states, $3 the cutoff. */
+	[STMT_FILED_BEFORE] = {
+		"SELECT b.id, b.queue, b.contains, b.dependencies, b.score, b.state,"
+		" b.version"
+		" FROM batchstate.batch_state_membership AS m,"
+		" LATERAL (SELECT id, queue, contains, dependencies, score, state, version"
+		"  FROM batchstate.batch"
+		"  WHERE id OPERATOR(pg_catalog.=) m.batch_id"
+		"  AND queue OPERATOR(pg_catalog.=) m.queue"
+		"  AND state OPERATOR(pg_catalog.=) m.state"
+		"  OFFSET 0) AS b"
+		" WHERE m.queue OPERATOR(pg_catalog.=) $1"
+		" AND m.state OPERATOR(pg_catalog.=) ANY ($2)"
+		" AND m.since OPERATOR(pg_catalog.<) $3"
+		" ORDER BY m.since, b.id COLLATE pg_catalog.\"C\"",
+		3, {TEXTOID, TEXTARRAYOID, TIMESTAMPTZOID}, GUARD_KEY_SCANS
 	},
 
 	/*
@@ -216,92 +467,88 @@ static const StoreStmtDef stmt_defs[STMT_COUNT] = {
 	 */
 	[STMT_DRIFT] = {
 		"SELECT d.kind, d.queue, d.state, d.batch_id FROM ("
-		" SELECT 0 AS kind, b.queue, b.state, b.id AS batch_id"
-		" FROM " BATCH " b"
-		" WHERE ($1 IS NULL OR b.queue" EQ "$1)"
-		" AND b.state" EQ "ANY ($2)"
-		" AND NOT EXISTS (SELECT 1 FROM " MEMBER " m"
-		" WHERE m.queue" EQ "b.queue AND m.state" EQ "b.state"
-		" AND m.batch_id" EQ "b.id)"
-		" UNION ALL"
-		" SELECT CASE WHEN b.id IS NULL OR b.queue" NE "m.queue"
-		" THEN 2 ELSE 1 END, m.queue, m.state, m.batch_id"
-		" FROM " MEMBER " m LEFT JOIN " BATCH " b"
-		" ON b.id" EQ "m.batch_id"
-		" WHERE ($1 IS NULL OR m.queue" EQ "$1)"
-		" AND (b.id IS NULL OR b.queue" NE "m.queue"
-		" OR b.state" NE "m.state OR NOT (b.state" EQ "ANY ($2)))"
-		") d ORDER BY d.queue" C_ORDER ", d.batch_id" C_ORDER ","
-		" d.state" C_ORDER ", d.kind",
-		2, {TEXTOID, TEXTARRAYOID}, false
+		"  SELECT 0 AS kind, b.queue, b.state, b.id AS batch_id"
+		"  FROM batchstate.batch AS b"
+		"  WHERE ($1 IS NULL OR b.queue OPERATOR(pg_catalog.=) $1)"
+		"  AND b.state OPERATOR(pg_catalog.=) ANY ($2)"
+		"  AND NOT EXISTS ("
+		"   SELECT 1 FROM batchstate.batch_state_membership AS m"
+		"   WHERE m.queue OPERATOR(pg_catalog.=) b.queue"
+		"   AND m.state OPERATOR(pg_catalog.=) b.state"
+		"   AND m.batch_id OPERATOR(pg_catalog.=) b.id)"
+		"  UNION ALL"
+		"  SELECT CASE WHEN b.id IS NULL OR b.queue OPERATOR(pg_catalog.<>) m.queue"
+		"   THEN 2 ELSE 1 END, m.queue, m.state, m.batch_id"
+		"  FROM batchstate.batch_state_membership AS m"
+		"  LEFT JOIN batchstate.batch AS b ON b.id OPERATOR(pg_catalog.=) m.batch_id"
+		"  WHERE ($1 IS NULL OR m.queue OPERATOR(pg_catalog.=) $1)"
+		"  AND (b.id IS NULL OR b.queue OPERATOR(pg_catalog.<>) m.queue"
+		"   OR b.state OPERATOR(pg_catalog.<>) m.state"
+		"   OR NOT (b.state OPERATOR(pg_catalog.=) ANY ($2)))"
+		" ) AS d"
+		" ORDER BY d.queue COLLATE pg_catalog.\"C\", d.batch_id COLLATE pg_catalog.\"C\","
+		" d.state COLLATE pg_catalog.\"C\", d.kind",
+		2, {TEXTOID, TEXTARRAYOID}, GUARD_NONE
 	},
+};
+
+/*
+ * The move statement for each kind of move and set of fields; see the
+ * comment on STMT_MOVE_FILE.
+ */
+typedef enum MoveSet
+{
+	MOVE_SETS_STATE,			/* the state alone */
+	MOVE_SETS_SCORE,			/* and the score */
+	MOVE_SETS_FIELDS,			/* and any of score, contains, dependencies */
+	MOVE_SETS_COUNT
+} MoveSet;
+
+static const StoreStmt move_stmts[][MOVE_SETS_COUNT] = {
+	[STORE_MOVE_FILE] = {STMT_MOVE_FILE, STMT_MOVE_FILE_SCORE, STMT_MOVE_FILE_FIELDS},
+	[STORE_MOVE_END] = {STMT_MOVE_END, STMT_MOVE_END_SCORE, STMT_MOVE_END_FIELDS},
+	[STORE_MOVE_SELF] = {STMT_MOVE_SELF, STMT_MOVE_SELF_SCORE, STMT_MOVE_SELF_FIELDS},
 };
 
 static SPIPlanPtr plans[STMT_COUNT];
 
-/* Set just before executing a guarded statement; consumed by its planning. */
-static bool guard_pending = false;
-
-static planner_hook_type prev_planner_hook = NULL;
-
-/*
- * Plan our own hot-path statements with sequential scans, bitmap scans,
- * hash joins and merge joins disabled.  Each of them reaches its rows
- * through a primary key prefix or the hash index on batch ids; without the
- * guard a table that statistics call empty (after VACUUM, or on a fresh
- * install) gets a plan that scans every dead row, and a kept plan keeps it.
- * Plain index scans also mark the index entries of dead rows they pass (a
- * bitmap scan never does), so the next scan skips them and a page split
- * can drop them: under churn the membership index stays small between
- * vacuums.  The guard applies to the one statement being planned, not to
- * anything its execution plans later (user triggers).
- */
-static PlannedStmt *
-store_planner(Query *parse, const char *query_string, int cursorOptions,
-			  ParamListInfo boundParams)
+/* The arguments of one execution: values and SPI's map of NULLs. */
+typedef struct StoreArgs
 {
-	bool		guarded = guard_pending;
-	bool		save_seqscan = enable_seqscan;
-	bool		save_bitmapscan = enable_bitmapscan;
-	bool		save_hashjoin = enable_hashjoin;
-	bool		save_mergejoin = enable_mergejoin;
-	PlannedStmt *result;
+	int			n;
+	Datum		values[MAX_ARGS];
+	char		nulls[MAX_ARGS];	/* ' ' for a value, 'n' for a NULL */
+} StoreArgs;
 
-	guard_pending = false;
-	if (guarded)
-	{
-		enable_seqscan = false;
-		enable_bitmapscan = false;
-		enable_hashjoin = false;
-		enable_mergejoin = false;
-	}
-	PG_TRY();
-	{
-		if (prev_planner_hook)
-			result = prev_planner_hook(parse, query_string, cursorOptions,
-									   boundParams);
-		else
-			result = standard_planner(parse, query_string, cursorOptions,
-									  boundParams);
-	}
-	PG_FINALLY();
-	{
-		enable_seqscan = save_seqscan;
-		enable_bitmapscan = save_bitmapscan;
-		enable_hashjoin = save_hashjoin;
-		enable_mergejoin = save_mergejoin;
-	}
-	PG_END_TRY();
-	return result;
+/* Append a value to *args. */
+static void
+add_arg(StoreArgs *args, Datum value)
+{
+	Assert(args->n < MAX_ARGS);
+	args->values[args->n] = value;
+	args->nulls[args->n] = ' ';
+	args->n++;
 }
 
-void
-store_init(void)
+/* Append a pointer value to *args, or a NULL when it is NULL. */
+static void
+add_arg_or_null(StoreArgs *args, void *value)
 {
-	prev_planner_hook = planner_hook;
-	planner_hook = store_planner;
+	add_arg(args, PointerGetDatum(value));
+	if (value == NULL)
+		args->nulls[args->n - 1] = 'n';
 }
 
+/* Append a float8 to *args, or a NULL when value is NULL. */
+static void
+add_float_or_null(StoreArgs *args, const double *value)
+{
+	add_arg(args, value ? Float8GetDatum(*value) : (Datum) 0);
+	if (value == NULL)
+		args->nulls[args->n - 1] = 'n';
+}
+
+/* Connect to SPI for the operations that follow. */
 void
 store_open(void)
 {
@@ -309,6 +556,7 @@ store_open(void)
 		elog(ERROR, "SPI_connect failed");
 }
 
+/* Disconnect from SPI; what SPI memory held is freed. */
 void
 store_close(void)
 {
@@ -316,6 +564,7 @@ store_close(void)
 		elog(ERROR, "SPI_finish failed");
 }
 
+/* The kept plan of statement "which", prepared on first use. */
 static SPIPlanPtr
 get_plan(StoreStmt which)
 {
@@ -330,7 +579,8 @@ get_plan(StoreStmt which)
 		 * instead of once per call (plan_cache_mode can still override).
 		 */
 		plan = SPI_prepare_cursor(def->sql, def->nargs, (Oid *) def->argtypes,
-								  def->guarded ? CURSOR_OPT_GENERIC_PLAN : 0);
+								  def->guard != GUARD_NONE
+								  ? CURSOR_OPT_GENERIC_PLAN : 0);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
 				 def->sql, SPI_result_code_string(SPI_result));
@@ -342,43 +592,45 @@ get_plan(StoreStmt which)
 }
 
 /*
- * Execute statement "which", or with portal open a cursor on it into
- * *portal, with the planner guard raised for a guarded statement: the
- * planning this call does (if any) is guarded, nothing after it is.
- * Returns the SPI result code of an execution.
+ * Execute statement "which" with *args, or with portal not NULL open a
+ * cursor on it into *portal, with the planner guard armed for its own
+ * planning, if this execution plans it.  Returns the SPI result code of an
+ * execution.
  */
 static int
-start(StoreStmt which, Datum *values, const char *nulls, bool read_only,
-	  Portal *portal)
+start(StoreStmt which, const StoreArgs *args, bool read_only, Portal *portal)
 {
 	SPIPlanPtr volatile plan = get_plan(which);
 	volatile int rc = 0;
 
-	guard_pending = stmt_defs[which].guarded;
+	if (args->n != stmt_defs[which].nargs)
+		elog(ERROR, "batchstate statement %d takes %d arguments, not %d",
+			 (int) which, stmt_defs[which].nargs, args->n);
+	guard_arm(stmt_defs[which].guard);
 	PG_TRY();
 	{
 		if (portal)
-			*portal = SPI_cursor_open(NULL, plan, values, nulls, read_only);
+			*portal = SPI_cursor_open(NULL, plan, (Datum *) args->values,
+									  args->nulls, read_only);
 		else
-			rc = SPI_execute_plan(plan, values, nulls, read_only, 0);
+			rc = SPI_execute_plan(plan, (Datum *) args->values, args->nulls,
+								  read_only, 0);
 	}
 	PG_FINALLY();
 	{
-		guard_pending = false;
+		guard_disarm();
 	}
 	PG_END_TRY();
 	return rc;
 }
 
 /*
- * Execute one statement; nulls is NULL or a string of ' '/'n' per argument.
- * Returns SPI_processed after checking the result code.
+ * Execute one statement and check its result code; returns SPI_processed.
  */
 static uint64
-run(StoreStmt which, Datum *values, const char *nulls, bool read_only,
-	int expected_rc)
+run(StoreStmt which, const StoreArgs *args, bool read_only, int expected_rc)
 {
-	int			rc = start(which, values, nulls, read_only, NULL);
+	int			rc = start(which, args, read_only, NULL);
 
 	if (rc != expected_rc)
 		elog(ERROR, "SPI_execute_plan failed for \"%s\": %s",
@@ -460,25 +712,29 @@ decode_batch(const Datum *values, bool copy_out, BatchRow *out)
 	out->version = DatumGetInt32(values[6]);
 }
 
+/* Read batch "id", copied out; false if there is none. */
 bool
 store_batch_get(text *id, BatchRow *row)
 {
-	Datum		values[1] = {PointerGetDatum(id)};
+	StoreArgs	args = {0};
 	Datum		columns[MAX_COLUMNS];
 
-	if (run(STMT_GET, values, NULL, true, SPI_OK_SELECT) == 0)
+	add_arg(&args, PointerGetDatum(id));
+	if (run(STMT_GET, &args, true, SPI_OK_SELECT) == 0)
 		return false;
 	row_values(0, columns);
 	decode_batch(columns, true, row);
 	return true;
 }
 
+/* Lock batch "id" and read its head; false if there is none. */
 bool
 store_batch_lock(text *id, BatchHead *head)
 {
-	Datum		values[1] = {PointerGetDatum(id)};
+	StoreArgs	args = {0};
 
-	if (run(STMT_GET_LOCKED, values, NULL, false, SPI_OK_SELECT) == 0)
+	add_arg(&args, PointerGetDatum(id));
+	if (run(STMT_LOCK, &args, false, SPI_OK_SELECT) == 0)
 		return false;
 	head->queue = (text *) DatumGetPointer(varlena_column(0, 1, false, false));
 	head->state = (text *) DatumGetPointer(varlena_column(0, 2, false, false));
@@ -486,18 +742,19 @@ store_batch_lock(text *id, BatchHead *head)
 	return true;
 }
 
+/* Whether batch "id" exists. */
 bool
 store_batch_exists(text *id)
 {
-	Datum		values[1] = {PointerGetDatum(id)};
+	StoreArgs	args = {0};
 
-	return run(STMT_EXISTS, values, NULL, true, SPI_OK_SELECT) > 0;
+	add_arg(&args, PointerGetDatum(id));
+	return run(STMT_EXISTS, &args, true, SPI_OK_SELECT) > 0;
 }
 
 /*
- * Is the error being handled the unique violation of batchstate.batch's
- * primary key?  Only the error's own fields are read: no catalog access
- * before the error is re-raised.
+ * Is "edata" the unique violation of batchstate.batch's primary key?  Only
+ * the error's own fields are read: no catalog access while handling it.
  */
 static bool
 is_batch_id_taken(const ErrorData *edata)
@@ -508,42 +765,48 @@ is_batch_id_taken(const ErrorData *edata)
 		edata->constraint_name && strcmp(edata->constraint_name, "batch_pkey") == 0;
 }
 
+/* Insert *row (and file it under member_state); a taken id raises taken's error. */
 void
 store_batch_insert(const BatchRow *row, text *member_state,
 				   StoreReportFn taken)
 {
-	MemoryContext ctx = CurrentMemoryContext;
-	Datum		values[8];
-	char		nulls[8] = "       ";
+	MemoryContext cxt = CurrentMemoryContext;
+	StoreArgs	args = {0};
 
-	values[0] = PointerGetDatum(row->id);
-	values[1] = PointerGetDatum(row->queue);
-	values[2] = PointerGetDatum(row->contains);
-	values[3] = PointerGetDatum(row->dependencies);
-	values[4] = Float8GetDatum(row->score);
-	values[5] = PointerGetDatum(row->state);
-	values[6] = Int32GetDatum(row->version);
-	values[7] = PointerGetDatum(member_state);
-	if (member_state == NULL)
-		nulls[7] = 'n';
+	add_arg(&args, PointerGetDatum(row->id));
+	add_arg(&args, PointerGetDatum(row->queue));
+	add_arg(&args, PointerGetDatum(row->contains));
+	add_arg(&args, PointerGetDatum(row->dependencies));
+	add_arg(&args, Float8GetDatum(row->score));
+	add_arg(&args, PointerGetDatum(row->state));
+	add_arg(&args, Int32GetDatum(row->version));
+	add_arg_or_null(&args, member_state);
 
+	/*
+	 * The error recovery below does not recover: the statement failed, so
+	 * the transaction (or the caller's subtransaction) is going to roll
+	 * back, and nothing runs in it before then.  It only chooses the error
+	 * that rolls it back: the same one (PG_RE_THROW), or for the primary
+	 * key's unique violation the caller's clearer one, raised after the
+	 * error stack has been emptied.  The copy of the error is freed on both
+	 * paths.  (A subtransaction would be needed to go on after the error;
+	 * nothing goes on.)
+	 */
 	PG_TRY();
 	{
-		run(member_state ? STMT_INSERT_FILED : STMT_INSERT, values, nulls,
-			false, SPI_OK_INSERT);
+		run(member_state ? STMT_INSERT_FILED : STMT_INSERT, &args, false,
+			SPI_OK_INSERT);
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata;
+		bool		ours;
 
-		/*
-		 * The statement failed, so the transaction (or subtransaction) is
-		 * going to be rolled back: the only thing to do here is choose the
-		 * error that rolls it back.
-		 */
-		MemoryContextSwitchTo(ctx);
+		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
-		if (!is_batch_id_taken(edata))
+		ours = is_batch_id_taken(edata);
+		FreeErrorData(edata);
+		if (!ours)
 			PG_RE_THROW();
 		FlushErrorState();
 		taken(row->id);
@@ -552,86 +815,80 @@ store_batch_insert(const BatchRow *row, text *member_state,
 	PG_END_TRY();
 }
 
-/*
- * The arguments STMT_CAS and STMT_MOVE share, $1 .. $5, into values and
- * nulls (which hold room for the statement's other arguments).
- */
-static void
-cas_args(Datum *values, char *nulls, text *id, int32 old_version,
-		 int32 new_version, text *new_state, const double *score)
-{
-	values[0] = PointerGetDatum(id);
-	values[1] = Int32GetDatum(old_version);
-	values[2] = Int32GetDatum(new_version);
-	values[3] = PointerGetDatum(new_state);
-	values[4] = score ? Float8GetDatum(*score) : (Datum) 0;
-	if (score == NULL)
-		nulls[4] = 'n';
-}
-
+/* The storage primitives' compare-and-set; true when the row was written. */
 bool
 store_batch_cas(text *id, int32 old_version, int32 new_version,
 				text *new_state, const double *score)
 {
-	Datum		values[5];
-	char		nulls[6] = "     ";
+	StoreArgs	args = {0};
 
-	cas_args(values, nulls, id, old_version, new_version, new_state, score);
-	return run(STMT_CAS, values, nulls, false, SPI_OK_UPDATE) > 0;
+	add_arg(&args, PointerGetDatum(id));
+	add_arg(&args, Int32GetDatum(old_version));
+	add_arg(&args, Int32GetDatum(new_version));
+	add_arg(&args, PointerGetDatum(new_state));
+	add_float_or_null(&args, score);
+	return run(STMT_CAS, &args, false, SPI_OK_UPDATE) > 0;
 }
 
+/* One move in one statement; true when the batch row was written. */
 bool
 store_batch_move(text *id, int32 old_version, int32 new_version,
-				 text *new_state, const double *score, text *from_state,
+				 text *new_state, const MoveFields *fields, text *from_state,
 				 StoreMove kind, text **queue, bool *removed)
 {
-	Datum		values[6];
-	char		nulls[7] = "      ";
-	StoreStmt	which;
+	StoreArgs	args = {0};
+	MoveSet		set;
 
-	cas_args(values, nulls, id, old_version, new_version, new_state, score);
-	values[5] = PointerGetDatum(from_state);
-	switch (kind)
-	{
-		case STORE_MOVE_FILE:
-			which = STMT_MOVE;
-			break;
-		case STORE_MOVE_END:
-			which = STMT_MOVE_END;
-			break;
-		case STORE_MOVE_SELF:
-			which = STMT_MOVE_SELF;
-			break;
-		default:
-			elog(ERROR, "unknown batchstate move kind %d", (int) kind);
-	}
-	if (score)
-		which++;				/* the _SCORE form */
-	if (run(which, values, nulls, false, SPI_OK_SELECT) == 0)
+	if (fields->contains || fields->dependencies)
+		set = MOVE_SETS_FIELDS;
+	else if (fields->score)
+		set = MOVE_SETS_SCORE;
+	else
+		set = MOVE_SETS_STATE;
+
+	add_arg(&args, PointerGetDatum(id));
+	add_arg(&args, Int32GetDatum(old_version));
+	add_arg(&args, Int32GetDatum(new_version));
+	add_arg(&args, PointerGetDatum(new_state));
+	add_float_or_null(&args, fields->score);
+	add_arg(&args, PointerGetDatum(from_state));
+	add_arg_or_null(&args, fields->contains);
+	add_arg_or_null(&args, fields->dependencies);
+
+	if (run(move_stmts[kind][set], &args, false, SPI_OK_SELECT) == 0)
 		return false;
 	*queue = (text *) DatumGetPointer(varlena_column(0, 1, false, false));
 	*removed = DatumGetBool(column_not_null(0, 2));
 	return true;
 }
 
+/* The three key columns of a membership row as arguments. */
+static void
+membership_key_args(StoreArgs *args, text *queue, text *state, text *batch_id)
+{
+	add_arg(args, PointerGetDatum(queue));
+	add_arg(args, PointerGetDatum(state));
+	add_arg(args, PointerGetDatum(batch_id));
+}
+
+/* File a membership row; true when it was not there. */
 bool
 store_membership_add(text *queue, text *state, text *batch_id)
 {
-	Datum		values[3] = {
-		PointerGetDatum(queue), PointerGetDatum(state), PointerGetDatum(batch_id)
-	};
+	StoreArgs	args = {0};
 
-	return run(STMT_MEMBER_ADD, values, NULL, false, SPI_OK_INSERT) > 0;
+	membership_key_args(&args, queue, state, batch_id);
+	return run(STMT_MEMBER_ADD, &args, false, SPI_OK_INSERT) > 0;
 }
 
+/* Remove a membership row; true when it was there. */
 bool
 store_membership_remove(text *queue, text *state, text *batch_id)
 {
-	Datum		values[3] = {
-		PointerGetDatum(queue), PointerGetDatum(state), PointerGetDatum(batch_id)
-	};
+	StoreArgs	args = {0};
 
-	return run(STMT_MEMBER_REMOVE, values, NULL, false, SPI_OK_DELETE) > 0;
+	membership_key_args(&args, queue, state, batch_id);
+	return run(STMT_MEMBER_REMOVE, &args, false, SPI_OK_DELETE) > 0;
 }
 
 /*
@@ -645,13 +902,13 @@ typedef void (*row_fn) (void *arg, uint64 row);
 
 /* Call fn for every result row of a SELECT statement, in order. */
 static void
-for_each_row(StoreStmt which, Datum *values, const char *nulls,
-			 bool read_only, row_fn fn, void *arg)
+for_each_row(StoreStmt which, const StoreArgs *args, bool read_only,
+			 row_fn fn, void *arg)
 {
 	Portal		portal = NULL;
 	MemoryContext rowcxt;
 
-	start(which, values, nulls, read_only, &portal);
+	start(which, args, read_only, &portal);
 	if (portal == NULL)
 		elog(ERROR, "SPI_cursor_open failed for \"%s\": %s",
 			 stmt_defs[which].sql, SPI_result_code_string(SPI_result));
@@ -685,6 +942,7 @@ typedef struct IdsState
 	void	   *arg;
 } IdsState;
 
+/* Pass row "row"'s batch id on. */
 static void
 ids_row(void *arg, uint64 row)
 {
@@ -693,13 +951,16 @@ ids_row(void *arg, uint64 row)
 	st->fn(st->arg, DatumGetTextPP(column_not_null(row, 1)));
 }
 
+/* The ids filed under (queue, state), in byte order. */
 void
 store_membership_ids(text *queue, text *state, store_id_fn fn, void *arg)
 {
-	Datum		values[2] = {PointerGetDatum(queue), PointerGetDatum(state)};
+	StoreArgs	args = {0};
 	IdsState	st = {fn, arg};
 
-	for_each_row(STMT_MEMBER_IDS, values, NULL, true, ids_row, &st);
+	add_arg(&args, PointerGetDatum(queue));
+	add_arg(&args, PointerGetDatum(state));
+	for_each_row(STMT_MEMBER_IDS, &args, true, ids_row, &st);
 }
 
 typedef struct CandidatesState
@@ -708,6 +969,7 @@ typedef struct CandidatesState
 	void	   *arg;
 } CandidatesState;
 
+/* Pass row "i" on as a batch, the row's state and whether it is current. */
 static void
 candidates_row(void *arg, uint64 i)
 {
@@ -721,31 +983,33 @@ candidates_row(void *arg, uint64 i)
 		   DatumGetBool(columns[8]));
 }
 
+/* The membership rows of queue under states, resolved, by batch id. */
 void
 store_candidates(text *queue, ArrayType *states, ArrayType *also_states,
 				 store_candidate_fn fn, void *arg)
 {
-	Datum		values[3] = {
-		PointerGetDatum(queue), PointerGetDatum(states),
-		PointerGetDatum(also_states)
-	};
+	StoreArgs	args = {0};
 	CandidatesState st = {fn, arg};
 
-	for_each_row(STMT_CANDIDATES, values, NULL, false, candidates_row, &st);
+	add_arg(&args, PointerGetDatum(queue));
+	add_arg(&args, PointerGetDatum(states));
+	add_arg(&args, PointerGetDatum(also_states));
+	for_each_row(STMT_CANDIDATES, &args, false, candidates_row, &st);
 }
 
+/* Remove a membership row of a batch in batch_states, never waiting. */
 bool
 store_membership_prune(text *queue, text *state, text *batch_id,
 					   ArrayType *batch_states)
 {
-	Datum		values[4] = {
-		PointerGetDatum(queue), PointerGetDatum(state),
-		PointerGetDatum(batch_id), PointerGetDatum(batch_states)
-	};
+	StoreArgs	args = {0};
 
-	return run(STMT_PRUNE, values, NULL, false, SPI_OK_DELETE) > 0;
+	membership_key_args(&args, queue, state, batch_id);
+	add_arg(&args, PointerGetDatum(batch_states));
+	return run(STMT_PRUNE, &args, false, SPI_OK_DELETE) > 0;
 }
 
+/* Whether the current user holds the privileges the prune needs. */
 bool
 store_may_prune(void)
 {
@@ -765,12 +1029,99 @@ store_may_prune(void)
 		pg_class_aclmask(batch, GetUserId(), lock, ACLMASK_ALL) == lock;
 }
 
+typedef struct BatchesState
+{
+	store_row_fn fn;
+	void	   *arg;
+} BatchesState;
+
+/* Pass row "i", the 7 batch columns, on as a batch. */
+static void
+batches_row(void *arg, uint64 i)
+{
+	BatchesState *st = (BatchesState *) arg;
+	Datum		columns[MAX_COLUMNS];
+	BatchRow	row;
+
+	row_values(i, columns);
+	decode_batch(columns, false, &row);
+	st->fn(st->arg, &row);
+}
+
+/* The batches of queue whose array column holds element, by id. */
+void
+store_batches_holding(StoreArray column, text *queue, text *element,
+					  ArrayType *states, store_row_fn fn, void *arg)
+{
+	Datum		item = PointerGetDatum(element);
+	ArrayType  *one = construct_array(&item, 1, TEXTOID, -1, false,
+									  TYPALIGN_INT);
+	StoreArgs	args = {0};
+	BatchesState st = {fn, arg};
+
+	add_arg(&args, PointerGetDatum(queue));
+	add_arg(&args, PointerGetDatum(one));
+	add_arg_or_null(&args, states);
+	for_each_row(column == STORE_CONTAINS
+				 ? STMT_HOLDING_CONTAINS : STMT_HOLDING_DEPENDENCIES,
+				 &args, true, batches_row, &st);
+	pfree(one);
+}
+
+typedef struct CountsState
+{
+	store_count_fn fn;
+	void	   *arg;
+} CountsState;
+
+/* Pass row "i" on as (queue, state, batches, oldest since). */
+static void
+counts_row(void *arg, uint64 i)
+{
+	CountsState *st = (CountsState *) arg;
+	Datum		columns[MAX_COLUMNS];
+
+	row_values(i, columns);
+	st->fn(st->arg, DatumGetTextPP(columns[0]), DatumGetTextPP(columns[1]),
+		   DatumGetInt64(columns[2]), DatumGetTimestampTz(columns[3]));
+}
+
+/* Per queue and state, the batches filed and in it, and the oldest since. */
+void
+store_state_counts(text *queue, ArrayType *states, store_count_fn fn,
+				   void *arg)
+{
+	StoreArgs	args = {0};
+	CountsState st = {fn, arg};
+
+	if (queue)
+		add_arg(&args, PointerGetDatum(queue));
+	add_arg(&args, PointerGetDatum(states));
+	for_each_row(queue ? STMT_STATE_COUNTS : STMT_STATE_COUNTS_ALL,
+				 &args, true, counts_row, &st);
+}
+
+/* The batches filed under one of states before cutoff and still there. */
+void
+store_filed_before(text *queue, ArrayType *states, TimestampTz cutoff,
+				   store_row_fn fn, void *arg)
+{
+	StoreArgs	args = {0};
+	BatchesState st = {fn, arg};
+
+	add_arg(&args, PointerGetDatum(queue));
+	add_arg(&args, PointerGetDatum(states));
+	add_arg(&args, TimestampTzGetDatum(cutoff));
+	for_each_row(STMT_FILED_BEFORE, &args, true, batches_row, &st);
+}
+
 typedef struct DriftState
 {
 	store_drift_fn fn;
 	void	   *arg;
 } DriftState;
 
+/* Pass row "i" on as a drift. */
 static void
 drift_row(void *arg, uint64 i)
 {
@@ -782,14 +1133,14 @@ drift_row(void *arg, uint64 i)
 		   DatumGetTextPP(column_not_null(i, 4)));
 }
 
+/* Every drift of queue (NULL: all queues), ordered. */
 void
 store_drift(text *queue, ArrayType *live_states, store_drift_fn fn, void *arg)
 {
-	Datum		values[2] = {PointerGetDatum(queue), PointerGetDatum(live_states)};
-	char		nulls[3] = "  ";
+	StoreArgs	args = {0};
 	DriftState	st = {fn, arg};
 
-	if (queue == NULL)
-		nulls[0] = 'n';
-	for_each_row(STMT_DRIFT, values, nulls, true, drift_row, &st);
+	add_arg_or_null(&args, queue);
+	add_arg(&args, PointerGetDatum(live_states));
+	for_each_row(STMT_DRIFT, &args, true, drift_row, &st);
 }

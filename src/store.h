@@ -5,11 +5,11 @@
  *
  * Every operation runs between store_open() and store_close() (one SPI
  * connection, possibly spanning several operations of one call).  Plans are
- * prepared on first use and kept for the life of the backend.  Statements on
- * the hot path are planned with sequential scans, bitmap scans, hash joins
- * and merge joins disabled, so their cost follows the rows they touch
- * whatever the table statistics say.  Every SQL text names its schema and its operators, so no
- * search_path can redirect it.
+ * prepared on first use and kept for the life of the backend.  Statements
+ * that reach their rows by key are planned under the planner guard
+ * (guard.h), so their cost follows the rows they touch whatever the table
+ * statistics say.  Every SQL text names its schema, its operators and its
+ * collation, so no search_path can redirect it.
  *
  * Text values are passed and returned as text pointers.  Values returned
  * inside a BatchRow live in SPI memory until store_close(), unless the
@@ -24,6 +24,7 @@
 
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
 #include "utils/array.h"
 
 /* One batchstate.batch row. */
@@ -38,8 +39,8 @@ typedef struct BatchRow
 	int32		version;
 } BatchRow;
 
-/* Install the planner guard; called once from _PG_init. */
-extern void store_init(void);
+/* Receives result rows in order; values are valid during the call only. */
+typedef void (*store_row_fn) (void *arg, const BatchRow *row);
 
 /* Bracket a group of operations with one SPI connection. */
 extern void store_open(void);
@@ -88,6 +89,17 @@ extern void store_batch_insert(const BatchRow *row, text *member_state,
 extern bool store_batch_cas(text *id, int32 old_version, int32 new_version,
 							text *new_state, const double *score);
 
+/*
+ * The fields a move may replace besides its state and version; a NULL
+ * member keeps the batch's value.
+ */
+typedef struct MoveFields
+{
+	const double *score;
+	ArrayType  *contains;		/* text[] */
+	ArrayType  *dependencies;	/* text[] */
+} MoveFields;
+
 /* What a move does with the batch's membership rows. */
 typedef enum StoreMove
 {
@@ -99,23 +111,22 @@ typedef enum StoreMove
 
 /*
  * The whole of a move in one statement: if batch "id" has version
- * old_version and state from_state, write it as store_batch_cas does and
- * treat its membership rows as "kind" says; a row is filed idempotently.
- * True when the row was written; then *queue is the batch's queue (SPI
- * memory) and *removed says whether a row was removed.  The statement's
- * snapshot may predate its wait for the row lock, so it may miss a row
- * that the lock's previous holder filed: a caller for whom *removed is
- * false removes it again with store_membership_remove.
+ * old_version and state from_state, set its state, version and the fields
+ * given, and treat its membership rows as "kind" says; a row is filed
+ * idempotently.  True when the row was written; then *queue is the batch's
+ * queue (SPI memory) and *removed says whether a row was removed.  The
+ * statement's snapshot may predate its wait for the row lock, so it may
+ * miss a row that the lock's previous holder filed: a caller for whom
+ * *removed is false removes it again with store_membership_remove.
  */
 extern bool store_batch_move(text *id, int32 old_version, int32 new_version,
-							 text *new_state, const double *score,
+							 text *new_state, const MoveFields *fields,
 							 text *from_state, StoreMove kind,
 							 text **queue, bool *removed);
 
 /* File / remove one membership row; true when a row was added / removed. */
 extern bool store_membership_add(text *queue, text *state, text *batch_id);
 extern bool store_membership_remove(text *queue, text *state, text *batch_id);
-
 
 /* Callback for store_membership_ids: one batch id, in byte order. */
 typedef void (*store_id_fn) (void *arg, text *batch_id);
@@ -153,6 +164,46 @@ extern bool store_membership_prune(text *queue, text *state, text *batch_id,
 
 /* May the current user run store_membership_prune (it locks both rows)? */
 extern bool store_may_prune(void);
+
+/* An array column of batchstate.batch, searched through its GIN index. */
+typedef enum StoreArray
+{
+	STORE_CONTAINS,
+	STORE_DEPENDENCIES
+} StoreArray;
+
+/*
+ * The batches of "queue" whose array column "column" holds "element", in
+ * one of "states" (text[]) or, with states NULL, in any state; each once,
+ * ordered by id COLLATE "C".  Read from the batch rows themselves, through
+ * the column's GIN index.  (Reads only.)
+ */
+extern void store_batches_holding(StoreArray column, text *queue,
+								  text *element, ArrayType *states,
+								  store_row_fn fn, void *arg);
+
+/* Callback for store_state_counts. */
+typedef void (*store_count_fn) (void *arg, text *queue, text *state,
+								int64 batches, TimestampTz oldest_since);
+
+/*
+ * For "queue" (NULL: every queue) and each of "states" (text[]) that holds
+ * a batch: how many batches are filed under the state and currently in it,
+ * and the oldest "since" of their membership rows.  Ordered by queue
+ * COLLATE "C"; the states of a queue come in no particular order.  Nothing
+ * is pruned.  (Reads only.)
+ */
+extern void store_state_counts(text *queue, ArrayType *states,
+							   store_count_fn fn, void *arg);
+
+/*
+ * The batches of "queue" filed under one of "states" (text[]) before
+ * "cutoff" and currently in the state they are filed under, oldest row
+ * first (ties by id COLLATE "C").  (Reads only.)
+ */
+extern void store_filed_before(text *queue, ArrayType *states,
+							   TimestampTz cutoff,
+							   store_row_fn fn, void *arg);
 
 /* Kinds of drift reported by store_drift. */
 typedef enum StoreDrift

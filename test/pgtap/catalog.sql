@@ -1,10 +1,10 @@
--- catalog.sql: the SQL surface of batchstate 1.0 as API.md fixes it.
+-- catalog.sql: the SQL surface of batchstate 1.3 as doc/API.md fixes it.
 -- Schema, both tables (columns, types, defaults, keys), extension
 -- registration, and every function's signature, result, volatility,
 -- strictness, argument names and defaults.
 BEGIN;
 SET LOCAL search_path = public, pg_catalog;	-- type names print qualified
-SELECT plan(171);
+SELECT plan(215);
 
 -- ---------------------------------------------------------------------------
 -- The extension and its schema
@@ -77,14 +77,19 @@ SELECT col_is_pk('batchstate', 'batch', ARRAY['id'], 'batch_primary_key_is_id');
 
 -- batchstate.batch_state_membership
 SELECT columns_are('batchstate', 'batch_state_membership',
-    ARRAY['queue', 'state', 'batch_id'],
+    ARRAY['queue', 'state', 'batch_id', 'since'],
     'membership_has_exactly_the_contract_columns');
 SELECT is(
     ARRAY(SELECT attname::text FROM pg_attribute
            WHERE attrelid = 'batchstate.batch_state_membership'::regclass
              AND attnum > 0 AND NOT attisdropped ORDER BY attnum),
-    ARRAY['queue', 'state', 'batch_id'],
+    ARRAY['queue', 'state', 'batch_id', 'since'],
     'membership_columns_are_in_contract_order');
+SELECT col_type_is('batchstate', 'batch_state_membership', 'since',
+    'timestamp with time zone', 'membership_since_is_timestamptz');
+SELECT col_not_null('batchstate', 'batch_state_membership', 'since', 'membership_since_is_not_null');
+SELECT col_default_is('batchstate', 'batch_state_membership', 'since', 'now()',
+    'membership_since_defaults_to_now');
 SELECT col_type_is('batchstate', 'batch_state_membership', 'queue', 'text', 'membership_queue_is_text');
 SELECT col_type_is('batchstate', 'batch_state_membership', 'state', 'text', 'membership_state_is_text');
 SELECT col_type_is('batchstate', 'batch_state_membership', 'batch_id', 'text', 'membership_batch_id_is_text');
@@ -99,9 +104,9 @@ SELECT col_is_pk('batchstate', 'batch_state_membership',
     ARRAY['queue', 'state', 'batch_id'],
     'membership_primary_key_is_queue_state_batch_id_in_that_order');
 
--- nothing but the primary keys and the hash index on batch ids: no CHECK,
--- UNIQUE, FK or exclusion constraint, no trigger, no other index (none
--- over a state column), no row security
+-- nothing but the primary keys, the hash index on batch ids and the GIN
+-- index on the arrays: no CHECK, UNIQUE, FK or exclusion constraint, no
+-- trigger, no other index (none over a state column), no row security
 SELECT is_empty($$
     SELECT conrelid::regclass, conname, contype FROM pg_constraint
      WHERE conrelid IN ('batchstate.batch'::regclass,
@@ -118,10 +123,13 @@ SELECT results_eq($$
       FROM pg_index
      WHERE indrelid IN ('batchstate.batch'::regclass,
                         'batchstate.batch_state_membership'::regclass)
-       AND NOT indisprimary$$,
-    $$VALUES ('batchstate.batch_id_hash',
+       AND NOT indisprimary
+     ORDER BY 1$$,
+    $$VALUES ('batchstate.batch_arrays_gin',
+              'CREATE INDEX batch_arrays_gin ON batchstate.batch USING gin (contains, dependencies) WITH (gin_pending_list_limit=''64'')'),
+             ('batchstate.batch_id_hash',
               'CREATE INDEX batch_id_hash ON batchstate.batch USING hash (id)')$$,
-    'the_only_secondary_index_is_the_hash_index_on_batch_id');
+    'the_secondary_indexes_are_the_hash_on_batch_id_and_the_gin_on_the_arrays');
 SELECT is_empty($$
     SELECT relname FROM pg_class
      WHERE oid IN ('batchstate.batch'::regclass,
@@ -202,21 +210,40 @@ INSERT INTO expected_fn VALUES
       'boolean', 'VOLATILE', false,
       'id text, expected_version integer, score double precision, new_state text'),
  (18, 'list_batches', '{text,text[]}', 'setof batchstate.batch', 'VOLATILE', false,
-      'queue text, VARIADIC states text[]'),
+      'queue text, VARIADIC states text[] DEFAULT ''{}''::text[]'),
  (19, 'list_active', '{text}', 'setof batchstate.batch', 'VOLATILE', false,
       'queue text'),
  (20, 'ensure_membership', '{text}', 'boolean', 'VOLATILE', false, 'id text'),
  (21, 'verify', '{text}', 'setof record', 'STABLE', false,
       'queue text DEFAULT NULL::text'),
  (22, 'reconcile', '{text}', 'setof record', 'VOLATILE', false,
-      'queue text DEFAULT NULL::text');
+      'queue text DEFAULT NULL::text'),
+ -- 1.3
+ (23, 'is_cancellable', '{text}', 'boolean', 'IMMUTABLE', true, 'state text'),
+ (24, 'active_states', '{}', 'text[]', 'IMMUTABLE', true, ''),
+ (25, 'cancellable_states', '{}', 'text[]', 'IMMUTABLE', true, ''),
+ (26, 'update_batch',
+      '{text,integer,text,text[],text[],"double precision"}',
+      'boolean', 'VOLATILE', false,
+      'id text, expected_version integer, new_state text, '
+      'contains text[] DEFAULT NULL::text[], '
+      'dependencies text[] DEFAULT NULL::text[], '
+      'score double precision DEFAULT NULL::double precision'),
+ (27, 'dependents_of', '{text,text,boolean}', 'setof batchstate.batch', 'STABLE', false,
+      'queue text, id text, include_finished boolean DEFAULT false'),
+ (28, 'batches_containing', '{text,text,boolean}', 'setof batchstate.batch', 'STABLE', false,
+      'queue text, request_id text, include_finished boolean DEFAULT false'),
+ (29, 'queue_stats', '{text}', 'setof record', 'STABLE', false,
+      'queue text DEFAULT NULL::text'),
+ (30, 'stuck_batches', '{text,interval,text[]}', 'setof batchstate.batch', 'STABLE', false,
+      'queue text, older_than interval, VARIADIC states text[]');
 
 SELECT functions_are('batchstate',
     ARRAY(SELECT fname FROM expected_fn ORDER BY n),
     'schema_holds_exactly_the_api_functions');
 SELECT is(
     (SELECT count(*) FROM pg_proc WHERE pronamespace = 'batchstate'::regnamespace),
-    22::bigint,
+    30::bigint,
     'no_function_name_is_overloaded');
 
 SELECT has_function('batchstate', fname, argtypes,
@@ -245,14 +272,17 @@ SELECT is(
 
 -- the columns of the TABLE(...) results
 SELECT is(pg_get_function_result('batchstate.states()'::regprocedure),
-    'TABLE(state text, terminal boolean, halted boolean, conflict boolean)',
-    'states_returns_table_state_terminal_halted_conflict');
+    'TABLE(state text, terminal boolean, halted boolean, conflict boolean, cancellable boolean, active boolean)',
+    'states_returns_table_state_terminal_halted_conflict_cancellable_active');
 SELECT is(pg_get_function_result('batchstate.verify(text)'::regprocedure),
     'TABLE(problem text, queue text, state text, batch_id text)',
     'verify_returns_table_problem_queue_state_batch_id');
 SELECT is(pg_get_function_result('batchstate.reconcile(text)'::regprocedure),
     'TABLE(added bigint, removed bigint)',
     'reconcile_returns_table_added_removed');
+SELECT is(pg_get_function_result('batchstate.queue_stats(text)'::regprocedure),
+    'TABLE(queue text, state text, batches bigint, oldest_since timestamp with time zone)',
+    'queue_stats_returns_table_queue_state_batches_oldest_since');
 
 -- the policy is PARALLEL SAFE (API.md); every function belongs to the
 -- extension; none is SECURITY DEFINER
@@ -260,9 +290,12 @@ SELECT is_empty($$
     SELECT proname FROM pg_proc
      WHERE pronamespace = 'batchstate'::regnamespace
        AND proname IN ('states', 'is_valid_state', 'is_terminal', 'is_halted',
-                       'non_terminal_states', 'conflict_states', 'can_transition')
+                       'is_cancellable', 'non_terminal_states', 'active_states',
+                       'conflict_states', 'cancellable_states', 'can_transition',
+                       'dependents_of', 'batches_containing', 'queue_stats',
+                       'stuck_batches')
        AND proparallel <> 's'$$,
-    'policy_functions_are_parallel_safe');
+    'policy_functions_and_read_only_lookups_are_parallel_safe');
 SELECT is(
     (SELECT count(*) FROM pg_depend d
        JOIN pg_proc p ON p.oid = d.objid
@@ -271,8 +304,8 @@ SELECT is(
         AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'batchstate')
         AND d.deptype = 'e'
         AND p.pronamespace = 'batchstate'::regnamespace),
-    22::bigint,
-    'all_22_functions_are_extension_members');
+    30::bigint,
+    'all_30_functions_are_extension_members');
 SELECT is_empty($$
     SELECT p.oid::regprocedure FROM pg_proc p
       JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid
