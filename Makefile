@@ -7,11 +7,13 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).
 MODULE_big = batchstate
 OBJS = src/batchstate.o src/app.o src/store.o src/guard.o src/policy.o
 
-# every released install script stays, with each upgrade step
-DATA = $(wildcard $(EXTENSION)--*.sql)
+# The install script of the current version is made from sql/batchstate.sql;
+# the upgrade steps of released versions stay as they were written.
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+DATA = $(wildcard $(EXTENSION)--*--*.sql)
 
 REGRESS = policy store app controller errors churn
-REGRESS_OPTS = --load-extension=batchstate
+REGRESS_OPTS = --inputdir=test --load-extension=batchstate
 
 ISOLATION = cas_race create_race list_vs_transition cancel_vs_merge \
 	reconcile_vs_update prune_vs_transition list_no_wait \
@@ -24,6 +26,9 @@ PG_CPPFLAGS = -isystem $(includedir_server)
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql $(EXTENSION).control
+	cp $< $@
 
 # the PGXN upload: a zip of HEAD named for the control file's version
 dist:

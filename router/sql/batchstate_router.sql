@@ -1,4 +1,6 @@
-/* batchstate_router--1.1.sql: the batchstate 1.3 API on a router database.
+/* router/sql/batchstate_router.sql: batchstate_router installed from scratch,
+ * at the version of batchstate_router.control (the build copies it to
+ * batchstate_router--<version>.sql): the batchstate 1.3 API on a router database.
  * Every call goes by PL/Proxy to the shard that owns its queue; see README.md. */
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION

@@ -1,5 +1,8 @@
-/* batchstate--1.3.sql: batchstate 1.3, installed from scratch.
- * Plain storage tables plus C functions; the lifecycle lives in src/policy.c. */
+/* sql/batchstate.sql: batchstate installed from scratch, at the version of
+ * batchstate.control (the build copies it to batchstate--<version>.sql).
+ * Plain storage tables plus C functions; the lifecycle lives in src/policy.c.
+ * A change here for a new version also goes into that version's upgrade
+ * script, batchstate--<previous>--<version>.sql. */
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION batchstate" to load this file. \quit
