@@ -27,6 +27,7 @@
 /* batchstate.notify_channel: where to NOTIFY state changes ("" = off). */
 static char *notify_channel = NULL;
 
+/* Accept a channel name NOTIFY can take (under NAMEDATALEN bytes). */
 static bool
 check_notify_channel(char **newval, void **extra, GucSource source)
 {
@@ -41,6 +42,7 @@ check_notify_channel(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+/* Define batchstate.notify_channel and reserve the batchstate prefix. */
 void
 app_init(void)
 {
@@ -58,6 +60,7 @@ app_init(void)
 	MarkGUCPrefixReserved("batchstate");
 }
 
+/* Append "key":value (a JSON string or null) to buf, then a comma unless last. */
 static void
 json_field(StringInfo buf, const char *key, text *value, bool last)
 {
@@ -71,6 +74,7 @@ json_field(StringInfo buf, const char *key, text *value, bool last)
 		appendStringInfoChar(buf, ',');
 }
 
+/* Whether changes are to be sent with NOTIFY. */
 static bool
 notifying(void)
 {
@@ -84,6 +88,7 @@ notifying(void)
  */
 #define NOTIFY_PAYLOAD_LIMIT 8000
 
+/* The JSON payload of a change into buf, with or without the queue. */
 static void
 build_payload(StringInfo buf, text *id, text *queue, text *previous,
 			  text *state, int32 version, bool with_queue)
@@ -119,6 +124,7 @@ notify_change(text *id, text *queue, text *previous, text *state,
 	pfree(buf.data);
 }
 
+/* A value cut to its first 64 bytes for a message (see app.h). */
 char *
 app_shown(const char *data, int len)
 {
@@ -127,12 +133,14 @@ app_shown(const char *data, int len)
 	return psprintf("%.*s%s", cut, data, cut < len ? "..." : "");
 }
 
+/* A text value as app_shown shows it. */
 static char *
 shown(text *t)
 {
 	return app_shown(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 }
 
+/* The policy number of a state name (POLICY_NO_STATE if none). */
 static int
 state_of(text *state)
 {
@@ -151,6 +159,7 @@ copy_text(MemoryContext cxt, text *t)
 	return copy;
 }
 
+/* Whether two text values hold the same bytes. */
 static bool
 text_equal(text *a, text *b)
 {
@@ -160,6 +169,7 @@ text_equal(text *a, text *b)
 		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), len) == 0;
 }
 
+/* Raise P0002 for a batch that does not exist. */
 static void
 report_missing(text *id)
 {
@@ -168,6 +178,7 @@ report_missing(text *id)
 			 errmsg("batch \"%s\" does not exist", shown(id))));
 }
 
+/* Raise 23505 for a batch id that is taken. */
 static void
 report_taken(text *id)
 {
@@ -330,6 +341,7 @@ app_create_batch(const BatchRow *row)
 	notify_change(row->id, row->queue, NULL, row->state, row->version);
 }
 
+/* Raise 55000 for a move the policy forbids, saying which moves it allows. */
 static void
 report_forbidden(text *id, text *from_text, int from, int to)
 {
@@ -493,6 +505,10 @@ typedef struct ListState
 	int			maxprune;
 } ListState;
 
+/*
+ * One resolved membership row of a list: passed on if current, kept for
+ * pruning if its batch is terminal.
+ */
 static void
 list_candidate(void *arg, const BatchRow *row, text *member_state, bool current)
 {
@@ -695,6 +711,7 @@ app_stuck_batches(text *queue, TimestampTz cutoff, ArrayType *states,
  * ---------------------------------------------------------------------
  */
 
+/* File batch "id" under its current state if live; true when added. */
 bool
 app_ensure_membership(text *id)
 {
@@ -724,6 +741,7 @@ static const char *const drift_names[] = {
 	[STORE_DRIFT_DANGLING] = "dangling",
 };
 
+/* Pass one drift on under its problem name. */
 static void
 verify_drift(void *arg, StoreDrift kind, text *queue, text *state,
 			 text *batch_id)
@@ -733,6 +751,7 @@ verify_drift(void *arg, StoreDrift kind, text *queue, text *state,
 	vs->fn(vs->arg, drift_names[kind], queue, state, batch_id);
 }
 
+/* Every drift of the queue (NULL: all), in order. */
 void
 app_verify(text *queue, app_drift_fn fn, void *arg)
 {
@@ -760,6 +779,7 @@ typedef struct DriftList
 	int			max;
 } DriftList;
 
+/* Copy one drift into the list of drift to repair. */
 static void
 collect_drift(void *arg, StoreDrift kind, text *queue, text *state,
 			  text *batch_id)
@@ -781,6 +801,7 @@ collect_drift(void *arg, StoreDrift kind, text *queue, text *state,
 	dl->n++;
 }
 
+/* Order drift items by batch id, in byte order. */
 static int
 compare_ids(const void *a, const void *b)
 {
@@ -829,6 +850,7 @@ repair_batch(text *scope, DriftItem *items, int n,
 	}
 }
 
+/* Repair every drift of the queue (NULL: all), a batch at a time, by id. */
 void
 app_reconcile(text *queue, int64 *added, int64 *removed)
 {

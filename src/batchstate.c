@@ -74,6 +74,7 @@ require_writable(const char *function)
 			 errmsg("%s cannot run in a read-only transaction", function)));
 }
 
+/* Raise 22004 naming the argument when it is NULL. */
 static void
 require_not_null(FunctionCallInfo fcinfo, int argno, const char *name)
 {
@@ -291,6 +292,7 @@ policy_arg(FunctionCallInfo fcinfo, int argno, const char *name)
  * ---------------------------------------------------------------------
  */
 
+/* A batch as the column values of a batchstate.batch row. */
 static void
 batch_values(const BatchRow *row, Datum *values, bool *nulls)
 {
@@ -304,6 +306,7 @@ batch_values(const BatchRow *row, Datum *values, bool *nulls)
 	memset(nulls, 0, BATCH_NATTS * sizeof(bool));
 }
 
+/* Raise an error unless the descriptor has batchstate.batch's columns. */
 static void
 check_batch_desc(TupleDesc desc)
 {
@@ -315,6 +318,7 @@ check_batch_desc(TupleDesc desc)
 				 errhint("The table must not be altered; reinstall the extension.")));
 }
 
+/* A batch as the composite Datum the function returns. */
 static Datum
 batch_datum(FunctionCallInfo fcinfo, const BatchRow *row)
 {
@@ -342,6 +346,7 @@ put_batch(void *arg, const BatchRow *row)
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
+/* Set up a SETOF batchstate.batch result; its ReturnSetInfo. */
 static ReturnSetInfo *
 start_batch_set(FunctionCallInfo fcinfo)
 {
@@ -832,7 +837,7 @@ put_stats(void *arg, text *queue, const char *state, int64 batches,
 	pfree(DatumGetPointer(values[1]));
 }
 
-/* The optional queue of verify, reconcile and queue_stats: NULL, every queue. */
+/* The optional queue of verify, reconcile, queue_stats: NULL, every one. */
 static text *
 scope_arg(FunctionCallInfo fcinfo)
 {

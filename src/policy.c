@@ -61,12 +61,14 @@ static const PolicyState policy_table[POLICY_NSTATES] = {
 	[CANCELLED] = {"cancelled", true, true, false, false, false, 0},
 };
 
+/* Whether "state" is a state number. */
 static bool
 valid(int state)
 {
 	return state >= 0 && state < POLICY_NSTATES;
 }
 
+/* The number of the state with this exact name, or POLICY_NO_STATE. */
 int
 policy_state_from_name(const char *name, size_t len)
 {
@@ -80,42 +82,49 @@ policy_state_from_name(const char *name, size_t len)
 	return POLICY_NO_STATE;
 }
 
+/* The name of a state number (NULL for none). */
 const char *
 policy_state_name(int state)
 {
 	return valid(state) ? policy_table[state].name : NULL;
 }
 
+/* Whether the state is terminal. */
 bool
 policy_is_terminal(int state)
 {
 	return valid(state) && policy_table[state].terminal;
 }
 
+/* Whether the state is halted. */
 bool
 policy_is_halted(int state)
 {
 	return valid(state) && policy_table[state].halted;
 }
 
+/* Whether the state is a conflict state. */
 bool
 policy_is_conflict(int state)
 {
 	return valid(state) && policy_table[state].conflict;
 }
 
+/* Whether a cancel request moves a batch in the state. */
 bool
 policy_is_cancellable(int state)
 {
 	return valid(state) && policy_table[state].cancellable;
 }
 
+/* Whether the controller works on a batch in the state. */
 bool
 policy_is_active(int state)
 {
 	return valid(state) && policy_table[state].active;
 }
 
+/* Whether the policy lets a batch move from "from" to "to". */
 bool
 policy_can_transition(int from, int to)
 {
@@ -156,6 +165,7 @@ format_states(unsigned int states, char *buf, size_t bufsize)
 	return buf;
 }
 
+/* Every state name in table order, built once. */
 const char *
 policy_state_list(void)
 {
@@ -166,6 +176,7 @@ policy_state_list(void)
 	return list;
 }
 
+/* The states "from" may move to, into buf. */
 const char *
 policy_moves_list(int from, char *buf, size_t bufsize)
 {

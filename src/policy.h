@@ -4,7 +4,7 @@
  *	  Pure C: no SPI, no table names, no allocation; safe anywhere.
  *
  * States are small integers (0 .. POLICY_NSTATES - 1) in the order of
- * API.md's policy table; callers translate names once with
+ * doc/API.md's policy table; callers translate names once with
  * policy_state_from_name and ask everything else by number.
  *-------------------------------------------------------------------------
  */

@@ -765,7 +765,7 @@ is_batch_id_taken(const ErrorData *edata)
 		edata->constraint_name && strcmp(edata->constraint_name, "batch_pkey") == 0;
 }
 
-/* Insert *row (and file it under member_state); a taken id raises taken's error. */
+/* Insert *row (filed under member_state); a taken id raises taken(id). */
 void
 store_batch_insert(const BatchRow *row, text *member_state,
 				   StoreReportFn taken)
