@@ -23,12 +23,32 @@ ISOLATION_OPTS = --inputdir=test/isolation --load-extension=batchstate
 # The server's headers are system headers: -Wextra applies to our code only.
 PG_CPPFLAGS = -isystem $(includedir_server)
 
+# A missing or too old pg_config, said plainly rather than as a failed include.
 PG_CONFIG ?= pg_config
-PGXS := $(shell $(PG_CONFIG) --pgxs)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifeq ($(PGXS),)
+$(error cannot run "$(PG_CONFIG)" (no pg_config on PATH?): install PostgreSQL's server development files (Debian: postgresql-server-dev-15) or name one with make PG_CONFIG=/path/to/pg_config)
+endif
+PG_MAJOR := $(shell $(PG_CONFIG) --version | sed -n 's/^PostgreSQL \([0-9]*\).*/\1/p')
+ifneq ($(shell test "0$(PG_MAJOR)" -ge 15 && echo ok),ok)
+$(error batchstate needs PostgreSQL 15 or later; $(PG_CONFIG) is $(shell $(PG_CONFIG) --version))
+endif
 include $(PGXS)
 
 $(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql $(EXTENSION).control
 	cp $< $@
+
+# installcheck runs against the server PGHOST/PGPORT/PGUSER name: it must be
+# the PostgreSQL major version this build is for, or it cannot load it.
+installcheck: check-server-version
+check-server-version:
+	@v=$$($(bindir)/psql -X -At -d postgres -c 'SHOW server_version_num' 2>&1) || \
+		{ echo "batchstate: cannot connect to the server for installcheck: $$v" >&2; exit 1; }; \
+	if [ "$$(( v / 10000 ))" != "$(PG_MAJOR)" ]; then \
+		echo "batchstate: the server runs PostgreSQL $$(( v / 10000 )), but this build is for $(PG_MAJOR) ($(PG_CONFIG)); run make with that server's pg_config (make PG_CONFIG=...)" >&2; \
+		exit 1; \
+	fi
+.PHONY: check-server-version
 
 # the PGXN upload: a zip of HEAD named for the control file's version
 dist:

@@ -73,3 +73,15 @@ SELECT id, state, version FROM batchstate.batch_get('q1/batch/1');
 \echo '== 7. verify() reports drift between batches and memberships; none here'
 \pset footer on
 SELECT * FROM batchstate.verify();
+
+\echo '== 8. The controller asks the batch rows themselves (1.3)'
+\echo 'a batch assembled in creating, then filed as created with its dependencies:'
+SELECT id, state, version FROM batchstate.create_batch('q2/batch/2', 'q2', 'creating',
+       contains => ARRAY['land/201']);
+SELECT batchstate.update_batch('q2/batch/2', 1, 'created', dependencies => ARRAY['q2/batch/1']);
+\echo 'dependents_of(''q2'', ''q2/batch/1''): what a failure of q2/batch/1 would hold up'
+SELECT id, state, dependencies FROM batchstate.dependents_of('q2', 'q2/batch/1');
+\echo 'batches_containing(''q1'', ''land/101'', true): every batch that held land request 101'
+SELECT id, state FROM batchstate.batches_containing('q1', 'land/101', true);
+\echo 'queue_stats(''q2''): per state, how many and since when'
+SELECT state, batches, oldest_since IS NOT NULL AS has_since FROM batchstate.queue_stats('q2');
