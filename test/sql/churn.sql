@@ -1,7 +1,9 @@
 -- churn: the hot path never scans batch or batch_state_membership
 -- sequentially, whatever the statistics say: on tables VACUUM recorded as
 -- empty, after ANALYZE, and with generic plans.  Counted with
--- pg_stat_user_tables.seq_scan around thousands of lifecycles.
+-- pg_stat_user_tables.seq_scan around thousands of lifecycles.  The hot
+-- path includes the controller's lookups (1.3): dependents_of,
+-- batches_containing, queue_stats of a queue and stuck_batches.
 \set SHOW_CONTEXT never
 TRUNCATE batchstate.batch, batchstate.batch_state_membership;
 -- statistics that say "empty": the worst case for a kept plan
@@ -33,7 +35,14 @@ BEGIN
         PERFORM count(*) FROM batchstate.list_batches(q, 'merging', 'created');
         PERFORM batchstate.batch_get(id);
         PERFORM batchstate.ensure_membership(id);
-        PERFORM batchstate.update_state(id, 4, CASE WHEN i % 3 = 0 THEN 'failed' ELSE 'succeeded' END);
+        -- 1.3: the reverse lookups, the counts, the stuck batches, update_batch
+        PERFORM count(*) FROM batchstate.dependents_of(q, format('churn%s/batch/%s', round, i - 1));
+        PERFORM count(*) FROM batchstate.batches_containing(q, 'lr' || i, true);
+        PERFORM count(*) FROM batchstate.queue_stats(q);
+        PERFORM count(*) FROM batchstate.stuck_batches(q, '1 hour', 'merging', 'created');
+        PERFORM batchstate.update_batch(id, 4, 'merging',
+                                        dependencies => ARRAY[format('churn%s/batch/%s', round, i - 1)]);
+        PERFORM batchstate.update_state(id, 5, CASE WHEN i % 3 = 0 THEN 'failed' ELSE 'succeeded' END);
         PERFORM batchstate.membership_list_ids(q, 'merging');
         -- the primitives too
         PERFORM batchstate.batch_create(id || '/p', q, 'created');
