@@ -11,24 +11,30 @@
 
 #include "guard.h"
 
-/* The level the next planning uses; GUARD_NONE when disarmed. */
+/* The statement armed for and its level; GUARD_NONE when disarmed. */
 static GuardLevel armed = GUARD_NONE;
+static const char *armed_sql = NULL;
 
 static planner_hook_type prev_planner_hook = NULL;
 
-/* Plan "parse" with the armed level's settings off, then disarm. */
+/*
+ * Plan "parse", with the armed level's settings off when it is the statement
+ * armed for (the plan cache plans a kept statement with its own text).
+ */
 static PlannedStmt *
 guard_planner(Query *parse, const char *query_string, int cursorOptions,
 			  ParamListInfo boundParams)
 {
-	GuardLevel	level = armed;
+	GuardLevel	level = GUARD_NONE;
 	bool		save_seqscan = enable_seqscan;
 	bool		save_bitmapscan = enable_bitmapscan;
 	bool		save_hashjoin = enable_hashjoin;
 	bool		save_mergejoin = enable_mergejoin;
 	PlannedStmt *result;
 
-	armed = GUARD_NONE;
+	if (armed != GUARD_NONE && query_string != NULL &&
+		strcmp(query_string, armed_sql) == 0)
+		level = armed;
 	if (level != GUARD_NONE)
 	{
 		enable_seqscan = false;
@@ -65,11 +71,12 @@ guard_init(void)
 	planner_hook = guard_planner;
 }
 
-/* The next planning, if any, is guarded at "level". */
+/* The planning of the statement "sql", if any, is guarded at "level". */
 void
-guard_arm(GuardLevel level)
+guard_arm(GuardLevel level, const char *sql)
 {
 	armed = level;
+	armed_sql = sql;
 }
 
 /* No planning is guarded until the next guard_arm. */
@@ -77,4 +84,5 @@ void
 guard_disarm(void)
 {
 	armed = GUARD_NONE;
+	armed_sql = NULL;
 }

@@ -3,14 +3,15 @@
  *	  The planner guard: batchstate's own statements are planned on their
  *	  indexes, whatever the table statistics say.
  *
- * Contract.  guard_arm(level) just before executing a kept plan (or opening
- * a cursor on it) and guard_disarm() right after, in a PG_FINALLY, so that
- * nothing else is ever planned under the guard.  If that execution plans
+ * Contract.  guard_arm(level, sql) just before executing a kept plan of the
+ * statement whose text is sql (or opening a cursor on it), and
+ * guard_disarm() right after, in a PG_FINALLY.  If that execution plans
  * the statement (the first call in a backend, or a replan after a catalog
- * change), the planning is done with the planner settings the level turns
- * off, then the guard disarms itself: the statement's own planning is
- * guarded, nothing its execution plans later (a user's trigger) is.  The
- * settings are restored when planning ends, also when it fails.
+ * change), that planning is done with the planner settings the level turns
+ * off; the settings are restored when it ends, also when it fails.  Only
+ * the statement armed for is guarded: whatever else is planned while it
+ * runs (the queries of a user's trigger on batchstate's tables, say) is
+ * planned as the server would.
  *
  * Why: each guarded statement reaches its rows through a primary key
  * prefix, the hash index on batch ids or a GIN index on an array column.
@@ -37,8 +38,8 @@ typedef enum GuardLevel
 /* Install the planner hook; called once from _PG_init. */
 extern void guard_init(void);
 
-/* Guard the next planning in this backend, if any, at "level". */
-extern void guard_arm(GuardLevel level);
+/* Guard the planning of the statement whose text is sql, if any, at "level". */
+extern void guard_arm(GuardLevel level, const char *sql);
 
 /* Guard nothing more. */
 extern void guard_disarm(void);

@@ -594,8 +594,8 @@ get_plan(StoreStmt which)
 /*
  * Execute statement "which" with *args, or with portal not NULL open a
  * cursor on it into *portal, with the planner guard armed for its own
- * planning, if this execution plans it.  Returns the SPI result code of an
- * execution.
+ * planning, if this execution plans it (and for nothing else it plans).
+ * Returns the SPI result code of an execution.
  */
 static int
 start(StoreStmt which, const StoreArgs *args, bool read_only, Portal *portal)
@@ -606,7 +606,7 @@ start(StoreStmt which, const StoreArgs *args, bool read_only, Portal *portal)
 	if (args->n != stmt_defs[which].nargs)
 		elog(ERROR, "batchstate statement %d takes %d arguments, not %d",
 			 (int) which, stmt_defs[which].nargs, args->n);
-	guard_arm(stmt_defs[which].guard);
+	guard_arm(stmt_defs[which].guard, stmt_defs[which].sql);
 	PG_TRY();
 	{
 		if (portal)
