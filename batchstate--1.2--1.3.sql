@@ -24,9 +24,26 @@ COMMENT ON COLUMN batchstate.batch_state_membership.since IS
 -- them.  New entries go to the index's pending list, which the inserting
 -- backend folds into the index once it holds 64 kB, so a lookup scans at
 -- most 64 kB of pending entries.
--- Building it reads the whole table and blocks writes to it meanwhile.
-CREATE INDEX batch_arrays_gin ON batchstate.batch USING gin (contains, dependencies)
-    WITH (gin_pending_list_limit = 64);
+-- Building it reads the whole table and blocks writes to it meanwhile.  An
+-- element too long for an index entry (about 2.7 kB; 1.3 accepts 1024
+-- bytes) stops the upgrade, naming the batch that holds the longest.
+DO $$
+DECLARE
+    culprit text;
+    bytes integer;
+BEGIN
+    CREATE INDEX batch_arrays_gin ON batchstate.batch USING gin (contains, dependencies)
+        WITH (gin_pending_list_limit = 64);
+EXCEPTION WHEN program_limit_exceeded THEN
+    SELECT b.id, octet_length(e) INTO culprit, bytes
+      FROM batchstate.batch AS b, unnest(b.contains || b.dependencies) AS e
+     ORDER BY octet_length(e) DESC LIMIT 1;
+    RAISE EXCEPTION 'batch "%" holds an array element too long to index', culprit
+        USING ERRCODE = 'program_limit_exceeded',
+              DETAIL = format('Its longest element in contains or dependencies is %s bytes; batchstate 1.3 indexes both arrays and accepts elements of up to 1024 bytes.', bytes),
+              HINT = 'Shorten the long elements (UPDATE batchstate.batch SET contains = ..., dependencies = ...), then update the extension again.';
+END
+$$;
 
 -- states() reports the new flags: its result type changes, so it is made
 -- anew (a view of the caller's that reads states() blocks the upgrade).

@@ -354,6 +354,11 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value';
         ELSIF states AND NOT bench_plpgsql.is_valid_state(element) THEN
             PERFORM bench_plpgsql.bad_state(element, argname);
+        ELSIF NOT states AND octet_length(element) > 1024 THEN
+            RAISE EXCEPTION 'argument "%" has an element that is too long', argname
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('An element is %s bytes long; the limit is 1024 bytes.',
+                                      octet_length(element));
         END IF;
     END LOOP;
 END
@@ -644,9 +649,9 @@ BEGIN
        OR state NOT IN ('creating', 'created', 'scored', 'speculating', 'merging',
                         'cancelling', 'succeeded', 'failed', 'cancelled')
        OR array_ndims(contains) > 1 OR array_position(contains, NULL) IS NOT NULL
-       OR '' = ANY (contains)
+       OR '' = ANY (contains) OR octet_length(array_to_string(contains, '')) > 1024
        OR array_ndims(dependencies) > 1 OR array_position(dependencies, NULL) IS NOT NULL
-       OR '' = ANY (dependencies)
+       OR '' = ANY (dependencies) OR octet_length(array_to_string(dependencies, '')) > 1024
        OR NOT (score >= 0 AND score <= 1) OR version < 1 THEN
         PERFORM bench_plpgsql.check_key(id, 'id');
         PERFORM bench_plpgsql.check_key(queue, 'queue');
@@ -844,9 +849,9 @@ BEGIN
        OR new_state NOT IN ('creating', 'created', 'scored', 'speculating', 'merging',
                             'cancelling', 'succeeded', 'failed', 'cancelled')
        OR array_ndims(contains) > 1 OR array_position(contains, NULL) IS NOT NULL
-       OR '' = ANY (contains)
+       OR '' = ANY (contains) OR octet_length(array_to_string(contains, '')) > 1024
        OR array_ndims(dependencies) > 1 OR array_position(dependencies, NULL) IS NOT NULL
-       OR '' = ANY (dependencies)
+       OR '' = ANY (dependencies) OR octet_length(array_to_string(dependencies, '')) > 1024
        OR NOT (score >= 0 AND score <= 1)
        OR expected_version = 2147483647 THEN
         PERFORM bench_plpgsql.check_key(id, 'id');

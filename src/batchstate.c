@@ -27,8 +27,10 @@
 PG_MODULE_MAGIC;
 
 /*
- * Longest id or queue accepted, in bytes.  Both are keys of the membership
- * table's primary key, whose index entries must fit a third of a page.
+ * Longest id, queue, request id or array element accepted, in bytes.  Ids
+ * and queues are keys of the membership table's primary key, and array
+ * elements keys of the GIN index over the arrays: an index entry must fit
+ * in a third of a page.
  */
 #define MAX_KEY_BYTES 1024
 
@@ -154,8 +156,9 @@ state_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 }
 
 /*
- * A required text[]: at most one dimension, no NULL element, no empty
- * string; with states, every element must be a state name.
+ * A required text[]: at most one dimension, no NULL element; with states,
+ * every element must be a state name, else none may be empty or longer
+ * than MAX_KEY_BYTES.
  */
 static ArrayType *
 text_array_arg(FunctionCallInfo fcinfo, int argno, const char *name,
@@ -191,6 +194,13 @@ text_array_arg(FunctionCallInfo fcinfo, int argno, const char *name,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("argument \"%s\" must not contain empty strings",
 							name)));
+		else if (VARSIZE_ANY_EXHDR(t) > MAX_KEY_BYTES)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("argument \"%s\" has an element that is too long",
+							name),
+					 errdetail("An element is %d bytes long; the limit is %d bytes.",
+							   (int) VARSIZE_ANY_EXHDR(t), MAX_KEY_BYTES)));
 	}
 	array_free_iterator(it);
 	return array;

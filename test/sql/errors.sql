@@ -137,7 +137,9 @@ SELECT call, pg_temp.try(call) AS result FROM (VALUES
     -- multi-dimensional arrays
     ($$batch_create('q1/n', 'q1', 'created', ARRAY[['lr/1'], ['lr/2']])$$),
     ($$batch_create('q1/n', 'q1', 'created', '{}', ARRAY[['q1/b1']])$$),
-    -- id and queue longer than 1024 bytes (513 two-byte characters)
+    -- id, queue and array elements longer than 1024 bytes (513 two-byte characters)
+    ($$batch_create('q1/n', 'q1', 'created', ARRAY['lr/1', repeat('x', 1025)])$$),
+    ($$batch_create('q1/n', 'q1', 'created', '{}', ARRAY[repeat('é', 513)])$$),
     ($$batch_create(repeat('x', 1025), 'q1', 'created')$$),
     ($$batch_create('q1/n', repeat('x', 1025), 'created')$$),
     ($$batch_create(repeat('é', 513), 'q1', 'created')$$),
@@ -176,6 +178,7 @@ SELECT call, pg_temp.try(call) AS result FROM (VALUES
     ($$create_batch('q1/n', 'q1', 'created', ARRAY[['lr/1', 'lr/2']])$$),
     ($$create_batch('q1/n', 'q1', 'created', '{}', ARRAY[['q1/b1'], ['q1/b2']])$$),
     ($$create_batch(repeat('x', 1025), 'q1')$$),
+    ($$create_batch('q1/n', 'q1', 'created', ARRAY[repeat('x', 3000)])$$),
     ($$create_batch('q1/n', repeat('é', 513))$$),
     ($$create_batch('q1/b1', 'q1')$$),
     -- a duplicate is refused even when the membership row would be new
@@ -187,6 +190,7 @@ SELECT * FROM pg_temp.changes();
 BEGIN;
 SELECT call, pg_temp.try(call) AS result FROM (VALUES
     ($$batch_create(repeat('x', 1024), 'q1', 'created')$$),
+    ($$(create_batch('q1/long', 'q1', 'created', ARRAY[repeat('x', 1024)], ARRAY[repeat('é', 512)])).version$$),
     ($$(create_batch(repeat('é', 512), repeat('y', 1024))).version$$),
     ($$octet_length((batch_get(repeat('é', 512))).queue)$$),
     -- and 2147483646 is the last expected_version that can be incremented
@@ -398,6 +402,8 @@ SELECT call, pg_temp.try(call) AS result FROM (VALUES
     ($$update_batch('q1/b1', 1, 'scored', dependencies => ARRAY['q1/b2', ''])$$),
     ($$update_batch('q1/b1', 1, 'scored', ARRAY[['lr/1'], ['lr/2']])$$),
     ($$update_batch('q1/b1', 1, 'scored', dependencies => ARRAY[['q1/b2']])$$),
+    ($$update_batch('q1/b1', 1, 'scored', ARRAY[repeat('x', 1025)])$$),
+    ($$update_batch('q1/b1', 1, 'scored', dependencies => ARRAY['q1/b2', repeat('é', 513)])$$),
     ($$update_batch('q1/b1', 1, 'scored', score => 'NaN')$$),
     ($$update_batch('q1/b1', 1, 'scored', score => 1.5)$$),
     ($$update_batch('q1/b1', 1, 'scored', score => -0.5)$$),
