@@ -1,6 +1,7 @@
 # test/perl/BatchstateTest.pm: what the TAP files of test/t share: a node
 # set up as the scripts' throwaway cluster is, a database with batchstate,
-# the SQLSTATE of a statement, psql and DBI connections to a node.
+# the SQLSTATE of a statement, psql and DBI connections to a node, a check
+# that two texts are equal.
 package BatchstateTest;
 
 use strict;
@@ -15,7 +16,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 our @EXPORT = qw(repo_path control_version start_node create_db sqlstate
-  psql_out dbi_connect bin_of);
+  psql_out is_text dbi_connect bin_of);
 
 my $REPO = abs_path(dirname(__FILE__) . '/../..');
 
@@ -89,6 +90,21 @@ sub psql_out
 		on_error_stop => $opt{on_error_stop} // 0,
 		extra_params => $opt{args} // []);
 	return wantarray ? ($out, $err, $rc) : $out;
+}
+
+# is_text(GOT, WANT, NAME): a check that two texts are equal; on a
+# difference, the first 40 lines of `diff -u` (- expected, + found).
+sub is_text
+{
+	my ($got, $want, $name) = @_;
+	return pass($name) if $got eq $want;
+	my $dir = PostgreSQL::Test::Utils::tempdir;
+	append_to_file("$dir/want", $want);
+	append_to_file("$dir/got", $got);
+	my ($diff) = run_command([ 'diff', '-u', "$dir/want", "$dir/got" ]);
+	fail($name);
+	diag(join("\n", grep { defined } (split /\n/, $diff)[ 0 .. 39 ]));
+	return 0;
 }
 
 # dbi_connect(NODE, DB, USER, {ATTR}): a DBD::Pg connection, autocommit,
