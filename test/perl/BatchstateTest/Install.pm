@@ -6,6 +6,7 @@
 #   release_install(DIR);              # a private copy for the upgrade path
 #   released_versions();               # ([version, commit], ...), oldest first
 #   released_file(COMMIT, FILE);       # FILE as of COMMIT
+#   git(ARGS...), git_ok(ARGS...)      # git in the checkout
 #
 # The upgrade and dump tests install the oldest release from git history,
 # not from the checkout or the installation: a release's full install
@@ -23,7 +24,7 @@ use IPC::Run;
 use PostgreSQL::Test::Utils;
 
 our @EXPORT = qw(pg_config private_install release_install released_versions
-  released_file git);
+  released_file git git_ok);
 
 # pg_config(OPTION): the answer of the pg_config on PATH (the installation
 # under test; make prove_installcheck puts its bindir first)
@@ -62,15 +63,18 @@ sub private_install
 	return \%inst;
 }
 
-# release_install(DIR): a private installation whose extension directory
-# holds batchstate's control file and the current version's install
-# script as installed, every upgrade step of the checkout, and the full
-# install script of every earlier release as that release shipped it.
+# release_install(DIR): a private installation with the installed
+# batchstate.so, whose extension directory holds batchstate's control file
+# and the current version's install script as installed, every upgrade
+# step of the checkout, and the full install script of every earlier
+# release as that release shipped it.
 sub release_install
 {
 	my ($dir) = @_;
 	my $inst = private_install($dir);
 	my $sharedir = pg_config('--sharedir');
+	symlink(pg_config('--pkglibdir') . '/batchstate.so', "$inst->{lib}/batchstate.so")
+	  or die "symlink batchstate.so: $!\n";
 	my $current = control_version();
 	for my $f ('batchstate.control', "batchstate--$current.sql")
 	{
@@ -86,15 +90,21 @@ sub release_install
 	return $inst;
 }
 
-# git(ARGS...): git's output in the checkout, die on failure.  The
-# checkout may belong to another user (root, with the tests run as
-# postgres): safe.directory lets git read it all the same.
+# git(ARGS...): git's output in the checkout, die on failure; git_ok(ARGS):
+# whether git succeeds.  The checkout may belong to another user (root,
+# with the tests run as postgres): safe.directory lets git read it anyway.
+sub git_ok
+{
+	my ($out, $err) = ('', '');
+	my $ok = IPC::Run::run([ 'git', '-c', 'safe.directory=*', '-C', repo_path(), @_ ],
+		'>', \$out, '2>', \$err);
+	return wantarray ? ($ok, $out, $err) : $ok;
+}
+
 sub git
 {
-	my @cmd = ('git', '-c', 'safe.directory=*', '-C', repo_path(), @_);
-	my ($out, $err) = ('', '');
-	IPC::Run::run(\@cmd, '>', \$out, '2>', \$err)
-	  or die "@cmd: $err\n";
+	my ($ok, $out, $err) = git_ok(@_);
+	die "git @_: $err\n" unless $ok;
 	return $out;
 }
 
