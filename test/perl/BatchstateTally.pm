@@ -3,8 +3,9 @@
 #
 #   BATCHSTATE_TALLY=FILE prove --formatter BatchstateTally ...   (pg_prove too)
 #
-# appends to FILE "name<TAB>passed<TAB>failed<TAB>skipped" per file, name
-# being the file's base name without extension.  failed counts the failed
+# appends to FILE "name<TAB>passed<TAB>failed<TAB>skipped<TAB>reason" per
+# file, name being the file's base name without extension, reason why the
+# whole file was skipped (skip_all), if it was.  failed counts the failed
 # assertions, plus those a plan announced but the file never ran, and at
 # least 1 for a file with any other problem (a non-zero exit, a parse error).
 package BatchstateTally;
@@ -31,7 +32,7 @@ sub summary
 		my $skipped = scalar $parser->skipped;
 		my $passed = scalar($parser->passed) - $skipped;
 		print $out join("\t", basename($test) =~ s/\.[^.]*$//r,
-			$passed, $failed, $skipped), "\n";
+			$passed, $failed, $skipped, ($parser->skip_all || '') =~ s/\s+/ /gr), "\n";
 	}
 	close $out or die "$file: $!\n";
 	return;
