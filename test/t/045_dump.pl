@@ -127,12 +127,12 @@ my $current = control_version();
 my $old = create_db($node, "${db}_old", extension => 0);
 $q->($old, "CREATE EXTENSION batchstate VERSION '$base'");
 workload($node, $old, $seed, 60);
-my $before = snapshot($node, $old);
+my $before = snapshot($node, $old, 1);
 $node->command_ok([ 'pg_dump', '-d', $old, '-Fc', '-f', "$tmp/old.custom" ], "pg_dump of a $base database");
 create_db($node, "${db}_old_restored", extension => 0);
 $node->command_ok([ 'pg_restore', '--exit-on-error', '-d', "${db}_old_restored", "$tmp/old.custom" ],
 	"pg_restore of the $base dump");
-my $after = snapshot($node, "${db}_old_restored");
+my $after = snapshot($node, "${db}_old_restored", 1);
 is($after->{version}, $current,
 	"the $base dump restores as default_version $current (pg_dump records no version)");
 is_text($after->{batch}, $before->{batch}, "the $base dump: batch rows intact");

@@ -5,7 +5,7 @@
 #   catalog(NODE, DB, BEFORE)        catalog.sql's output (BEFORE: SQL run first)
 #   catalog_diff(A, B, LA, LB)       ([object, [differences]], ...) for every object
 #   catalog_checks(A, B, LA, LB)     one check per object
-#   snapshot(NODE, DB)               { batch, membership, verify, version }
+#   snapshot(NODE, DB, BASE)         { batch, membership, verify, version }
 #   workload(NODE, DB, SEED, SCALE)  test/upgrade/workload.sql (1.0 API only)
 package BatchstateTest::Catalog;
 
@@ -16,7 +16,7 @@ use BatchstateTest;
 use Exporter 'import';
 use Test::More;
 
-our @EXPORT = qw(catalog catalog_diff catalog_checks snapshot workload);
+our @EXPORT = qw(catalog catalog_diff catalog_checks snapshot base_columns workload);
 
 my $DIR = repo_path('test/upgrade');
 
@@ -79,18 +79,28 @@ sub catalog_checks
 	return;
 }
 
-# both tables and verify(), each in a fixed order, and the extension's version
+# snapshot(NODE, DB, BASE): both tables and verify(), each in a fixed
+# order, and the extension's version.  With BASE, only the columns of the
+# oldest release: what its API wrote, to compare across versions that add
+# columns of their own (1.3 files membership rows with the time, "since").
 sub snapshot
 {
-	my ($node, $db) = @_;
+	my ($node, $db, $base) = @_;
 	my $copy = sub { $node->safe_psql($db, "COPY ($_[0]) TO STDOUT") };
+	my ($batch, $membership) = $base ? base_columns() : ('*', '*');
 	return {
-		batch => $copy->('SELECT * FROM batchstate.batch ORDER BY id COLLATE "C"'),
-		membership => $copy->('SELECT * FROM batchstate.batch_state_membership
-			ORDER BY queue COLLATE "C", state COLLATE "C", batch_id COLLATE "C"'),
+		batch => $copy->("SELECT $batch FROM batchstate.batch ORDER BY id COLLATE \"C\""),
+		membership => $copy->("SELECT $membership FROM batchstate.batch_state_membership
+			ORDER BY queue COLLATE \"C\", state COLLATE \"C\", batch_id COLLATE \"C\""),
 		verify => $copy->('SELECT * FROM batchstate.verify()'),
 		version => $node->safe_psql($db,
 			"SELECT extversion FROM pg_extension WHERE extname = 'batchstate'") };
+}
+
+# base_columns(): the columns of batch and of batch_state_membership in 1.0
+sub base_columns
+{
+	return ('id, queue, contains, dependencies, score, state, version', 'queue, state, batch_id');
 }
 
 # workload.sql with a seed (an integer, made a float in 0..1) and a scale
