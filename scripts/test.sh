@@ -24,7 +24,7 @@ set -euo pipefail
 CLUSTER_STAGES=(cppcheck regress isolation pgtap)
 TAP_STAGES=() # test/t/010_stress.pl is the stage "stress"
 for f in "$REPO"/test/t/[0-9]*_*.pl; do
-	f=${f##*/} && f=${f#*_} && TAP_STAGES+=("${f%.pl}")
+	[ -e "$f" ] && f=${f##*/} && f=${f#*_} && TAP_STAGES+=("${f%.pl}")
 done
 
 # --- the stages on the throwaway cluster -----------------------------------------
@@ -111,10 +111,9 @@ tap_tree() {
 # file's counts come from the tally, one line per file:
 # name, passed, failed, skipped, and why all was skipped
 stage_tap() {
-	local files=() f name rc=0 p s why note failed=0
+	local files=() file name rc=0 p f s why note failed=0
 	for name in "$@"; do
-		f=("$REPO"/test/t/[0-9]*_"$name".pl)
-		files+=("${f[@]#"$REPO"/}")
+		for file in "$REPO"/test/t/[0-9]*_"$name".pl; do files+=("${file#"$REPO"/}"); done
 	done
 	TAP_DIR=$(mktemp -d /tmp/batchstate-tap.XXXXXX)
 	chown postgres "$TAP_DIR"
@@ -146,7 +145,9 @@ record() { RESULTS+=("$1"$'\t'"$2"$'\t'"$3"$'\t'"${4:-}"); }
 # are the last line whatever happened before.
 summary() {
 	local r name p f note passed=0 failed=0 status
-	((${#RESULTS[@]})) || record "$STEP" 0 1 "the run stopped here (exit status $1)"
+	if (($1 != 0)) && [ "$STEP" != finished ]; then
+		record "$STEP" 0 1 "the run stopped here (exit status $1)"
+	fi
 	printf '\n==== summary\n'
 	for r in "${RESULTS[@]}"; do
 		IFS=$'\t' read -r name p f note <<<"$r"
@@ -213,3 +214,4 @@ if ((${#tap[@]})); then
 	printf '\n==== TAP files: %s\n' "${tap[*]}"
 	STEP=tap && stage_tap "${tap[@]}"
 fi
+STEP=finished
