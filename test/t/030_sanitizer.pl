@@ -59,7 +59,7 @@ my ($built, $log) = run_log_of(@make, 'with_llvm=no', "PG_CFLAGS=@asan",
 my ($symbols) = run_command([ 'nm', '-D', "$src/batchstate.so" ]);
 ok($built && $symbols =~ /__asan_report/,
 	'batchstate.so built with AddressSanitizer in a copy of the sources')
-  or BAIL_OUT("the ASan build failed: $log");
+  or die "the ASan build failed:\n$log";
 
 # make_var(NAME): a variable of the copied Makefile, PGXS's additions included
 sub make_var

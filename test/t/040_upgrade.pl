@@ -35,7 +35,7 @@ my $scale = $ENV{SCALE} // 300;
 my $base = $ENV{BASE_VERSION} // '1.0';
 my ($current) = slurp_file(repo_path('batchstate.control')) =~
   /^default_version\s*=\s*'([^']+)'/m;
-ok(defined $current, 'batchstate.control has a default_version') or BAIL_OUT('no default_version');
+ok(defined $current, 'batchstate.control has a default_version') or die "no default_version\n";
 my %released = map { @$_ } released_versions();
 note "upgrade: SEED=$seed SCALE=$scale BASE_VERSION=$base, default_version $current";
 
