@@ -121,14 +121,20 @@ cluster_dir_usable() {
 	pg_as_postgres test -w "$dir" -a -x "$dir"
 }
 
-# cluster_resolve [create]: set CLUSTER_DIR.  $REPO/.cluster when the
-# postgres user can reach it, else a directory under /tmp named after a hash
-# of $REPO (a checkout under /root, say).  Only "create" makes directories.
+# cluster_resolve [create]: set CLUSTER_DIR.  $REPO/.cluster (.cluster-17
+# for PostgreSQL 17, ...) when the postgres user can reach it, else a
+# directory under /tmp named after a hash of $REPO (a checkout under
+# /root, say).  Only "create" makes directories.
 cluster_resolve() {
 	[ -n "$CLUSTER_DIR" ] && ((CLUSTER_DIR_FINAL)) && return 0
 	CLUSTER_DIR_FINAL=1
-	local preferred=$REPO/.cluster fallback
-	fallback=/tmp/batchstate-$(printf '%s' "$REPO" | sha256sum | cut -c1-12)
+	# a cluster per major version (a server cannot start another's data
+	# directory): .cluster for 15, .cluster-17 for PostgreSQL 17, ...
+	local major suffix='' preferred fallback
+	major=$("$PG_CONFIG" --version 2>/dev/null | sed -n 's/^PostgreSQL \([0-9]*\).*/\1/p')
+	[ "${major:-15}" = 15 ] || suffix=-$major
+	preferred=$REPO/.cluster$suffix
+	fallback=/tmp/batchstate-$(printf '%s' "$REPO" | sha256sum | cut -c1-12)$suffix
 	if [ -f "$preferred/data/PG_VERSION" ]; then
 		CLUSTER_DIR=$preferred
 	elif [ -f "$fallback/data/PG_VERSION" ]; then
