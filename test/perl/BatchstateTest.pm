@@ -31,13 +31,13 @@ sub control_version
 	return $v // die "batchstate.control has no default_version\n";
 }
 
-# start_node(NAME, conf => TEXT, install_path => DIR, init => {...},
-# start_env => {...}): a new node, initialized like the scripts' throwaway
-# cluster (UTF-8, ICU's en-US as the default collation, so that a test
-# proves batchstate orders ids by COLLATE "C" itself), started with
-# start_env added to the server's environment.  Statements are not logged
-# (the hostile corpus sends megabytes of them) and a crashed backend
-# restarts the server, as by PostgreSQL's default; conf follows.
+# start_node(NAME, conf => TEXT, install_path => DIR, start_env => {...}):
+# a new node, initialized like the scripts' throwaway cluster (UTF-8,
+# ICU's en-US as the default collation, so that a test proves batchstate
+# orders ids by COLLATE "C" itself), started with start_env added to the
+# server's environment.  Statements are not logged (the hostile corpus
+# sends megabytes of them) and a crashed backend restarts the server, as
+# by PostgreSQL's default; conf follows.
 sub start_node
 {
 	my ($name, %opt) = @_;
@@ -47,8 +47,7 @@ sub start_node
 		extra => [
 			'-E', 'UTF8', '--locale=C.UTF-8',
 			'--locale-provider=icu', '--icu-locale=en-US'
-		],
-		%{ $opt{init} // {} });
+		]);
 	$node->append_conf('postgresql.conf',
 		"log_statement = none\nrestart_after_crash = on\n" . ($opt{conf} // ''));
 	local @ENV{ keys %{ $opt{start_env} // {} } } = values %{ $opt{start_env} // {} };
