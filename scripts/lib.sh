@@ -1,10 +1,13 @@
 # shellcheck shell=bash
 # scripts/lib.sh: shared by scripts/*.sh (source it, do not run it).
 # Debian packages, the build, and the throwaway PostgreSQL 15 cluster in .cluster/.
+# PG_CONFIG in the environment chooses another installation (default:
+# Debian's PostgreSQL 15).
 
 REPO=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
-PG_BIN=/usr/lib/postgresql/15/bin
-PG_CONFIG=$PG_BIN/pg_config
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+# (pg_config itself may still be missing: install_deps brings Debian's)
+PG_BIN=$("$PG_CONFIG" --bindir 2>/dev/null) || PG_BIN=$(dirname -- "$PG_CONFIG")
 BATCHSTATE_PGPORT=${BATCHSTATE_PGPORT:-54329}
 BUILD_LOCK=/tmp/batchstate-build.lock
 CLUSTER_DIR='' CLUSTER_DIR_FINAL=0 # set by cluster_resolve
@@ -12,7 +15,7 @@ CLUSTER_DIR='' CLUSTER_DIR_FINAL=0 # set by cluster_resolve
 # Everything the build, the demo and the tests need on Debian 12.
 DEB_PACKAGES=(
 	postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
-	libtap-parser-sourcehandler-pgtap-perl make gcc cppcheck
+	libtap-parser-sourcehandler-pgtap-perl libipc-run-perl make gcc cppcheck
 	libdbd-pg-perl postgresql-15-cron postgresql-15-plproxy gnuplot-nox valgrind
 )
 
@@ -62,12 +65,13 @@ install_deps() {
 	rm -f "$log"
 }
 
-# build_install: compile with warnings as errors, then install into
-# PostgreSQL 15.  -B recompiles every object, so a tree built earlier
-# without -Werror cannot hide a warning.  The lock serialises concurrent
-# builds of the same machine.
+# build_install: compile with warnings as errors, then install batchstate
+# and the router extension (router/) into the installation of $PG_CONFIG.
+# -B recompiles every object, so a tree built earlier without -Werror
+# cannot hide a warning.  The lock serialises concurrent builds of the
+# same machine.
 build_install() {
-	say "building (gcc -Wall -Wextra -Werror) and installing into PostgreSQL 15"
+	say "building (gcc -Wall -Wextra -Werror) and installing with $PG_CONFIG"
 	local log rc=0
 	log=$(mktemp)
 	(
@@ -75,7 +79,8 @@ build_install() {
 			flock 9
 		fi
 		make -s -B -C "$REPO" --no-print-directory PG_CONFIG="$PG_CONFIG" PG_CFLAGS='-Wall -Wextra -Werror' &&
-			make -s -C "$REPO" --no-print-directory PG_CONFIG="$PG_CONFIG" install
+			make -s -C "$REPO" --no-print-directory PG_CONFIG="$PG_CONFIG" install &&
+			make -s -C "$REPO/router" --no-print-directory PG_CONFIG="$PG_CONFIG" install
 	) 9>>"$BUILD_LOCK" >"$log" 2>&1 || rc=$?
 	if ((rc != 0)); then
 		cat "$log" >&2
@@ -116,14 +121,20 @@ cluster_dir_usable() {
 	pg_as_postgres test -w "$dir" -a -x "$dir"
 }
 
-# cluster_resolve [create]: set CLUSTER_DIR.  $REPO/.cluster when the
-# postgres user can reach it, else a directory under /tmp named after a hash
-# of $REPO (a checkout under /root, say).  Only "create" makes directories.
+# cluster_resolve [create]: set CLUSTER_DIR.  $REPO/.cluster (.cluster-17
+# for PostgreSQL 17, ...) when the postgres user can reach it, else a
+# directory under /tmp named after a hash of $REPO (a checkout under
+# /root, say).  Only "create" makes directories.
 cluster_resolve() {
 	[ -n "$CLUSTER_DIR" ] && ((CLUSTER_DIR_FINAL)) && return 0
 	CLUSTER_DIR_FINAL=1
-	local preferred=$REPO/.cluster fallback
-	fallback=/tmp/batchstate-$(printf '%s' "$REPO" | sha256sum | cut -c1-12)
+	# a cluster per major version (a server cannot start another's data
+	# directory): .cluster for 15, .cluster-17 for PostgreSQL 17, ...
+	local major suffix='' preferred fallback
+	major=$("$PG_CONFIG" --version 2>/dev/null | sed -n 's/^PostgreSQL \([0-9]*\).*/\1/p')
+	[ "${major:-15}" = 15 ] || suffix=-$major
+	preferred=$REPO/.cluster$suffix
+	fallback=/tmp/batchstate-$(printf '%s' "$REPO" | sha256sum | cut -c1-12)$suffix
 	if [ -f "$preferred/data/PG_VERSION" ]; then
 		CLUSTER_DIR=$preferred
 	elif [ -f "$fallback/data/PG_VERSION" ]; then

@@ -1,237 +1,160 @@
 #!/usr/bin/env bash
-# scripts/test.sh: the whole test suite, as CI runs it: packages, a build
-# with warnings as errors, cppcheck, then every test stage on the cluster.
+# scripts/test.sh: every test, as CI runs it: packages, a build with
+# warnings as errors, then the stages, all of them even when one fails.
 #
 #   sudo scripts/test.sh                 every stage
-#   sudo scripts/test.sh regress pgtap   only those stages (names below)
+#   sudo scripts/test.sh regress stress  only those stages
 #
-# The last line is always "batchstate: N passed, M failed" (N and M count
-# single tests: regression and isolation tests, pgTAP assertions).  Exit 0
-# only when nothing failed and at least one test ran.
+# Stages: cppcheck (src/, no findings), regress and isolation (make
+# installcheck: pg_regress and the isolation specs) and pgtap (pg_prove of
+# test/pgtap/*.sql) on the throwaway cluster of scripts/lib.sh; then one
+# stage per TAP file test/t/NNN_NAME.pl, all run by one make
+# prove_installcheck, each file starting the clusters it needs.
 #
-# Adding a stage: write stage_NAME (run the tests, set STAGE_PASSED and
-# STAGE_FAILED, return non-zero on failure; run_logged and the count_*
-# helpers do most of it) and add NAME to STAGES and describe_stage.  A stage
-# that passes must count at least one test, unless it sets
-# STAGE_COUNTS_TESTS=0 (a static check).  A shell test that ends
-# with a line "N passed, M failed" needs only: run_logged bash test/x.sh;
-# count_plain.
+# The last line is always "batchstate: N passed, M failed", added up from
+# the runners' own counts: pg_regress's closing line, and TAP::Harness's
+# tally of every pgTAP and test/t assertion (test/perl/BatchstateTally.pm).
+# Exit 0 only when nothing failed and something ran.  PG_CONFIG chooses
+# the installation (default Debian's PostgreSQL 15), BATCHSTATE_PGPORT the
+# throwaway cluster's port.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-# Suites that are a script test/NAME/run.sh ending in "NAME: N passed, M
-# failed"; each gets a stage of the same name (see stage_suite).
-SUITES=(stress crash hostile memory sanitizer notify upgrade dump cron router bench)
-
-STAGES=(cppcheck regress isolation pgtap "${SUITES[@]}")
-
-describe_stage() {
-	case $1 in
-	cppcheck) echo "static analysis of src/ (cppcheck)" ;;
-	regress) echo "pg_regress: sql/*.sql against expected/*.out" ;;
-	isolation) echo "isolation tests: test/isolation/specs/*.spec" ;;
-	pgtap) echo "pgTAP: test/pgtap/*.sql with pg_prove" ;;
-	stress) echo "randomized concurrent load against an independent model (seeded)" ;;
-	crash) echo "immediate shutdown under load: committed work kept, nothing else (its own cluster)" ;;
-	hostile) echo "search_path shadowing, privileges, the bad-input corpus" ;;
-	memory) echo "100k calls of every function and a 100k-batch list keep memory flat" ;;
-	sanitizer) echo "regression, isolation and hostile suites on an AddressSanitizer build (its own cluster)" ;;
-	notify) echo "NOTIFY on creates and moves, seen by a listening session" ;;
-	upgrade) echo "ALTER EXTENSION UPDATE from 1.0: data intact, catalog as a fresh install" ;;
-	dump) echo "pg_dump and restore: rows, extension and behaviour intact" ;;
-	cron) echo "pg_cron runs reconcile() on schedule (its own cluster; waits up to a minute)" ;;
-	router) echo "PL/Proxy router over two shards, sharded by queue (three clusters of its own)" ;;
-	bench) echo "the benchmark's smoke and short soak modes work (no thresholds), PL/pgSQL twin parity" ;;
-	*) echo "$1" ;;
-	esac
-}
-
-# --- helpers for stages ---------------------------------------------------
-
-# run_logged CMD...: run CMD, show its output and keep it in $STAGE_LOG;
-# returns CMD's exit status.
-run_logged() {
-	local rc
-	set +e
-	"$@" 2>&1 | tee "$STAGE_LOG"
-	rc=${PIPESTATUS[0]}
-	set -e
-	return "$rc"
-}
-
-# show_file FILE: print FILE (at most 400 lines) after a failure.
-show_file() {
-	[ -s "$1" ] || return 0
-	echo "---- $1"
-	head -n 400 -- "$1"
-	local n
-	n=$(wc -l <"$1")
-	((n <= 400)) || echo "---- ($((n - 400)) more lines in $1)"
-}
-
-# count_pg_regress: counts from pg_regress's closing line in $STAGE_LOG.
-count_pg_regress() {
-	local line n m k
-	line=$(grep -E '^[# ]*(All [0-9]+ tests passed|[0-9]+ of [0-9]+ tests (failed|passed))' "$STAGE_LOG" | tail -n 1) || true
-	if [[ $line =~ All\ ([0-9]+)\ tests\ passed ]]; then
-		STAGE_PASSED=${BASH_REMATCH[1]}
-	elif [[ $line =~ ([0-9]+)\ of\ ([0-9]+)\ tests\ failed ]]; then
-		n=${BASH_REMATCH[1]} m=${BASH_REMATCH[2]}
-		STAGE_FAILED=$n STAGE_PASSED=$((m - n))
-	elif [[ $line =~ ([0-9]+)\ of\ ([0-9]+)\ tests\ passed,\ ([0-9]+)\ failed ]]; then
-		# failures of tests marked "ignore" in a schedule
-		n=${BASH_REMATCH[1]} k=${BASH_REMATCH[3]}
-		STAGE_PASSED=$n
-		STAGE_NOTE="$k failure(s) ignored"
-	fi
-}
-
-# count_prove: counts from prove's (pg_prove's) summary in $STAGE_LOG.
-count_prove() {
-	local tests=0 failed=0 unrun=0 line
-	line=$(grep -E '^Files=[0-9]+, Tests=[0-9]+' "$STAGE_LOG" | tail -n 1) || true
-	[[ $line =~ Tests=([0-9]+) ]] || return 0
-	tests=${BASH_REMATCH[1]}
-	# "path.sql (Wstat: 0 Tests: 12 Failed: 2)"
-	while read -r line; do
-		[[ $line =~ Failed:\ ([0-9]+)\) ]] && failed=$((failed + BASH_REMATCH[1]))
-	done < <(grep -E '\(Wstat: [0-9]+ .*Failed: [0-9]+\)' "$STAGE_LOG" || true)
-	# assertions a file planned but never reached (it died half way)
-	while read -r line; do
-		[[ $line =~ planned\ ([0-9]+)\ tests?\ but\ ran\ ([0-9]+) ]] &&
-			((BASH_REMATCH[1] > BASH_REMATCH[2])) &&
-			unrun=$((unrun + BASH_REMATCH[1] - BASH_REMATCH[2]))
-	done < <(grep -E 'Parse errors: Bad plan' "$STAGE_LOG" || true)
-	unrun=$((unrun + $(grep -c 'No plan found in TAP output' "$STAGE_LOG" || true)))
-	STAGE_PASSED=$((tests - failed))
-	STAGE_FAILED=$((failed + unrun))
-	if grep -q '^Result: FAIL' "$STAGE_LOG" && ((STAGE_FAILED == 0)); then
-		STAGE_FAILED=1
-	fi
-}
-
-# count_plain: counts from a closing line "N passed, M failed" in $STAGE_LOG.
-count_plain() {
-	local line
-	line=$(grep -E '^([A-Za-z_-]+: )?[0-9]+ passed, [0-9]+ failed' "$STAGE_LOG" | tail -n 1) || true
-	if [[ $line =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
-		STAGE_PASSED=${BASH_REMATCH[1]} STAGE_FAILED=${BASH_REMATCH[2]}
-	fi
-}
-
-# --- the stages -------------------------------------------------------------
-
-# cppcheck reads the PostgreSQL server headers so that it knows the types
-# and that elog(ERROR) does not return (-D__GNUC__ selects the one
-# configuration the server is built in, which keeps it to seconds), but
-# reports nothing found in those headers.  sigsetjmp is defined as 0 so that
-# PG_TRY blocks read as always entered; otherwise every variable assigned
-# inside PG_TRY and used after PG_END_TRY is a false "uninitvar".  It checks
-# no test: a clean run counts 0 tests, a finding fails the stage.
-stage_cppcheck() {
-	local inc
-	inc=$("$PG_CONFIG" --includedir-server)
-	run_logged cppcheck --quiet --error-exitcode=1 --inline-suppr \
-		--enable=warning,performance,portability --std=c11 -j "$(nproc)" \
-		-D__GNUC__ '-Dsigsetjmp(env,savemask)=0' \
-		-I "$inc" --suppress="*:$inc/*" \
-		"$REPO/src/"
-	local rc=$?
-	STAGE_COUNTS_TESTS=0
-	((rc == 0)) && STAGE_NOTE="no findings in src/"
-	return "$rc"
-}
-
-# installcheck_stage VARIABLE DIFFS: the Makefile's installcheck with one
-# of its two suites emptied (VARIABLE=), so that a failure of one does not
-# stop make before the other; DIFFS is shown on failure.
-installcheck_stage() {
-	run_logged make -C "$REPO" --no-print-directory PG_CONFIG="$PG_CONFIG" "$1=" installcheck
-	local rc=$?
-	count_pg_regress
-	((rc == 0)) || show_file "$2"
-	return "$rc"
-}
-
-stage_regress() { installcheck_stage ISOLATION "$REPO/regression.diffs"; }
-stage_isolation() { installcheck_stage REGRESS "$REPO/output_iso/regression.diffs"; }
-
-stage_pgtap() {
-	local db=batchstate_tap files
-	shopt -s nullglob
-	files=("$REPO"/test/pgtap/*.sql)
-	shopt -u nullglob
-	if ((${#files[@]} == 0)); then
-		echo "no test/pgtap/*.sql files"
-		return 1
-	fi
-	"$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d postgres -c 'SET client_min_messages = warning' \
-		-c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" &&
-		"$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$db" \
-			-c 'CREATE EXTENSION pgtap' -c 'CREATE EXTENSION batchstate' ||
-		return 1
-	(cd "$REPO" && run_logged pg_prove --psql-bin "$PG_BIN/psql" -d "$db" "${files[@]#"$REPO"/}")
-	local rc=$?
-	count_prove
-	return "$rc"
-}
-
-# A suite script: test/NAME/run.sh with REPO, PG_BIN and PGHOST/PGPORT/PGUSER
-# of the running cluster in its environment.
-stage_suite() {
-	run_logged env REPO="$REPO" PG_BIN="$PG_BIN" bash "$REPO/test/$1/run.sh"
-	local rc=$?
-	count_plain
-	return "$rc"
-}
-
-for suite in "${SUITES[@]}"; do
-	eval "stage_$suite() { stage_suite $suite; }"
+CLUSTER_STAGES=(cppcheck regress isolation pgtap)
+TAP_STAGES=() # test/t/010_stress.pl is the stage "stress"
+for f in "$REPO"/test/t/[0-9]*_*.pl; do
+	[ -e "$f" ] && f=${f##*/} && f=${f#*_} && TAP_STAGES+=("${f%.pl}")
 done
 
-# --- the runner -------------------------------------------------------------
+# --- the stages on the throwaway cluster -----------------------------------------
 
-RESULT_NAMES=() RESULT_STATUS=() RESULT_PASSED=() RESULT_FAILED=() RESULT_NOTES=()
-
-run_stage() {
-	local name=$1 rc=0
-	printf '\n==== %s: %s\n' "$name" "$(describe_stage "$name")"
-	STAGE_PASSED=0 STAGE_FAILED=0 STAGE_NOTE='' STAGE_COUNTS_TESTS=1
-	STAGE_LOG=$LOG_DIR/$name.log
-	: >"$STAGE_LOG"
-	"stage_$name" || rc=$?
-	local status=PASS
-	if ((rc != 0 || STAGE_FAILED > 0)); then
-		status=FAIL
-		if ((STAGE_FAILED == 0)); then
-			STAGE_FAILED=1
-			STAGE_NOTE=${STAGE_NOTE:-"exit status $rc, no test counts"}
-		fi
-	elif ((STAGE_PASSED == 0 && STAGE_COUNTS_TESTS)); then
-		status=FAIL STAGE_FAILED=1 STAGE_NOTE="ran no test"
-	fi
-	RESULT_NAMES+=("$name") RESULT_STATUS+=("$status")
-	RESULT_PASSED+=("$STAGE_PASSED") RESULT_FAILED+=("$STAGE_FAILED")
-	RESULT_NOTES+=("$STAGE_NOTE")
-	printf '==== %s: %s\n' "$name" "$status"
+# cppcheck reads the server headers, so that it knows the types and that
+# elog(ERROR) does not return (-D__GNUC__: the one configuration the server
+# is built in), but reports nothing found there; sigsetjmp is 0, so that a
+# variable set inside PG_TRY is not a false "uninitvar" after it.
+stage_cppcheck() {
+	local inc rc=0
+	inc=$("$PG_CONFIG" --includedir-server)
+	cppcheck --quiet --error-exitcode=1 --inline-suppr \
+		--enable=warning,performance,portability --std=c11 -j "$(nproc)" \
+		-D__GNUC__ '-Dsigsetjmp(env,savemask)=0' -I "$inc" --suppress="*:$inc/*" \
+		"$REPO/src/" || rc=$?
+	if ((rc == 0)); then record cppcheck 0 0 'no findings in src/'; else record cppcheck 0 1 'findings above'; fi
 }
+
+# installcheck NAME EMPTIED DIFFS: make installcheck with the other suite
+# emptied (so that a failure of one does not stop make before the other)
+# and without the TAP files; pg_regress's closing line counts ("All 5 tests
+# passed." or "1 of 5 tests failed.", "# " before it from PostgreSQL 16 on).
+installcheck() {
+	local log=$LOG_DIR/$1.log rc=0 total=0 failed=0
+	make -C "$REPO" --no-print-directory PG_CONFIG="$PG_CONFIG" TAP_TESTS= "$2=" installcheck 2>&1 |
+		tee "$log" || rc=$?
+	read -r total failed < <(sed -n -E 's/^[# ]*All ([0-9]+) tests passed.*/\1 0/p
+		s/^[# ]*([0-9]+) of ([0-9]+) tests failed.*/\2 \1/p' "$log" | tail -n 1) || true
+	if ((rc != 0)); then
+		head -n 200 "$3" 2>/dev/null || true
+		((failed > 0)) || failed=1
+	fi
+	record "$1" $((total - failed)) "$failed"
+}
+
+stage_regress() { installcheck regress ISOLATION "$REPO/regression.diffs"; }
+stage_isolation() { installcheck isolation REGRESS "$REPO/output_iso/regression.diffs"; }
+
+stage_pgtap() {
+	local db=batchstate_tap
+	if ! "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d postgres -c 'SET client_min_messages = warning' \
+		-c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" ||
+		! "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$db" \
+			-c 'CREATE EXTENSION pgtap' -c 'CREATE EXTENSION batchstate'; then
+		record pgtap 0 1 "cannot create database $db with pgtap and batchstate"
+		return 0
+	fi
+	(cd "$REPO" && PERL5LIB=$REPO/test/perl BATCHSTATE_TALLY=$LOG_DIR/pgtap.tally \
+		pg_prove --psql-bin "$PG_BIN/psql" --nocolor --formatter BatchstateTally -d "$db" test/pgtap/*.sql) || true
+	local passed=0 failed=0 name p f _
+	while IFS=$'\t' read -r name p f _; do
+		passed=$((passed + p)) failed=$((failed + f))
+	done < <(cat "$LOG_DIR/pgtap.tally" 2>/dev/null)
+	if ((passed + failed == 0)); then record pgtap 0 1 'ran no test'; else record pgtap "$passed" "$failed"; fi
+}
+
+# --- the TAP files ---------------------------------------------------------------
+
+# The servers of the TAP files run as the postgres OS user (initdb and
+# postgres refuse root), and so does prove.  Their clusters and logs go to
+# TAP_DIR, a directory of its own under /tmp; the checkout is used in place
+# when postgres can read it (git history included), else copied (the
+# checkout may live under /root): a clone for the history, the working
+# tree's files on top.
+tap_tree() {
+	TAP_TREE=$REPO
+	if pg_as_postgres test -r "$REPO/Makefile" -a -r "$REPO/test/perl/BatchstateTest.pm" &&
+		{ ! git -C "$REPO" rev-parse -q --git-dir >/dev/null 2>&1 ||
+			pg_as_postgres git -c safe.directory='*' -C "$REPO" rev-parse -q HEAD >/dev/null 2>&1; }; then
+		return 0
+	fi
+	TAP_TREE=$TAP_DIR/checkout
+	say "note: the postgres user cannot read $REPO: the TAP files run in a copy, $TAP_TREE"
+	if git -C "$REPO" rev-parse -q --git-dir >/dev/null 2>&1; then
+		git -c safe.directory='*' clone -q --no-checkout --no-hardlinks "$REPO" "$TAP_TREE"
+		git -C "$TAP_TREE" reset -q "$(git -c safe.directory='*' -C "$REPO" rev-parse HEAD)"
+	fi
+	mkdir -p "$TAP_TREE"
+	tar -C "$REPO" --exclude=./.git --exclude=./.cluster --exclude=./tmp_check -cf - . | tar -C "$TAP_TREE" -xf -
+	chown -R postgres "$TAP_TREE"
+}
+
+# stage_tap NAME...: the TAP files of those stages, in one prove run; each
+# file's counts come from the tally, one line per file:
+# name, passed, failed, skipped, and why all was skipped
+stage_tap() {
+	local files=() file name rc=0 p f s why note failed=0
+	for name in "$@"; do
+		for file in "$REPO"/test/t/[0-9]*_"$name".pl; do files+=("${file#"$REPO"/}"); done
+	done
+	TAP_DIR=$(mktemp -d /tmp/batchstate-tap.XXXXXX)
+	chown postgres "$TAP_DIR"
+	tap_tree
+	pg_as_postgres env HOME="$TAP_DIR" PERL5LIB="$TAP_TREE/test/perl" BATCHSTATE_TALLY="$TAP_DIR/tally" \
+		make -s -C "$TAP_TREE" --no-print-directory prove_installcheck PG_CONFIG="$PG_CONFIG" \
+		TAP_DIR="$TAP_DIR" PROVE_TESTS="${files[*]}" PROVE_FLAGS='--formatter BatchstateTally' || rc=$?
+	while IFS=$'\t' read -r name p f s why; do
+		note=''
+		((s == 0)) || note="$s skipped"
+		[ -z "$why" ] || note="skipped: $why"
+		record "${name#*_}" "$p" "$f" "$note"
+		failed=$((failed + f))
+	done < <(cat "$TAP_DIR/tally" 2>/dev/null)
+	if ((rc == 0)); then
+		rm -rf -- "$TAP_DIR"
+		return 0
+	fi
+	((failed > 0)) || record prove 0 1 "exit status $rc"
+	say "the TAP files' clusters and logs are kept in $TAP_DIR/tmp_check"
+}
+
+# --- the runner --------------------------------------------------------------------
+
+RESULTS=() # "name<TAB>passed<TAB>failed<TAB>note"
+record() { RESULTS+=("$1"$'\t'"$2"$'\t'"$3"$'\t'"${4:-}"); }
 
 # Printed from the EXIT trap, after the cluster stopped, so that the counts
 # are the last line whatever happened before.
 summary() {
-	local rc=$1 i passed=0 failed=0
-	if ((${#RESULT_NAMES[@]} == 0)) || ((rc != 0 && !STAGES_DONE)); then
-		RESULT_NAMES+=("$STEP") RESULT_STATUS+=(FAIL) RESULT_PASSED+=(0)
-		RESULT_FAILED+=(1) RESULT_NOTES+=("the run stopped here (exit status $rc)")
+	local r name p f note passed=0 failed=0 status
+	if (($1 != 0)) && [ "$STEP" != finished ]; then
+		record "$STEP" 0 1 "the run stopped here (exit status $1)"
 	fi
 	printf '\n==== summary\n'
-	for i in "${!RESULT_NAMES[@]}"; do
-		passed=$((passed + RESULT_PASSED[i]))
-		failed=$((failed + RESULT_FAILED[i]))
-		printf '  %-10s %s  %3d passed, %d failed%s\n' "${RESULT_NAMES[i]}" \
-			"${RESULT_STATUS[i]}" "${RESULT_PASSED[i]}" "${RESULT_FAILED[i]}" \
-			"${RESULT_NOTES[i]:+  (${RESULT_NOTES[i]})}"
+	for r in "${RESULTS[@]}"; do
+		IFS=$'\t' read -r name p f note <<<"$r"
+		status=PASS
+		((f == 0)) || status=FAIL
+		printf '  %-10s %s %5d passed, %d failed%s\n' "$name" "$status" "$p" "$f" "${note:+  ($note)}"
+		passed=$((passed + p)) failed=$((failed + f))
 	done
 	printf 'batchstate: %d passed, %d failed\n' "$passed" "$failed"
 	((failed == 0 && passed > 0))
@@ -241,51 +164,54 @@ on_exit() {
 	local rc=$?
 	trap - EXIT INT TERM
 	set +e
-	if ((STARTED_CLUSTER)); then
-		cluster_stop
-	fi
+	((STARTED_CLUSTER)) && cluster_stop
 	fix_ownership
 	rm -rf -- "$LOG_DIR"
 	summary "$rc"
 	exit $?
 }
 
-# --- main -------------------------------------------------------------------
-
 case ${1:-} in
 -h | --help)
-	echo "usage: scripts/test.sh [stage...]   (stages: ${STAGES[*]}; default all)"
+	echo "usage: scripts/test.sh [stage...]   (stages: ${CLUSTER_STAGES[*]} ${TAP_STAGES[*]}; default all)"
 	exit 0
 	;;
 esac
 selected=("$@")
+((${#selected[@]})) || selected=("${CLUSTER_STAGES[@]}" "${TAP_STAGES[@]}")
+cluster=() tap=()
 for s in "${selected[@]}"; do
-	declare -F "stage_$s" >/dev/null ||
-		die "no stage \"$s\" (stages: ${STAGES[*]})"
+	if [[ " ${CLUSTER_STAGES[*]} " == *" $s "* ]]; then
+		cluster+=("$s")
+	elif [[ " ${TAP_STAGES[*]} " == *" $s "* ]]; then
+		tap+=("$s")
+	else
+		die "no stage \"$s\" (stages: ${CLUSTER_STAGES[*]} ${TAP_STAGES[*]})"
+	fi
 done
-((${#selected[@]})) || selected=("${STAGES[@]}")
 
 ensure_root "$@"
 
-STARTED_CLUSTER=0 STAGES_DONE=0 STEP=start
+STARTED_CLUSTER=0 STEP=start
 LOG_DIR=$(mktemp -d /tmp/batchstate-test.XXXXXX)
 trap on_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-STEP=packages
-install_deps
-STEP=build
-build_install
-STEP=cluster
-# The cluster is stopped at the end, whatever happens (also one that the
-# demo left running: scripts/cluster.sh start brings it back).
-cluster_resolve
-STARTED_CLUSTER=1
-cluster_start
-
-for s in "${selected[@]}"; do
-	STEP=$s
-	run_stage "$s"
-done
-STAGES_DONE=1
+STEP=packages && install_deps
+STEP=build && build_install
+if ((${#cluster[@]})); then
+	STEP=cluster
+	# stopped at the end, whatever happens (also one the demo left running)
+	STARTED_CLUSTER=1
+	cluster_start
+	for s in "${cluster[@]}"; do
+		printf '\n==== %s\n' "$s"
+		STEP=$s && "stage_$s"
+	done
+fi
+if ((${#tap[@]})); then
+	printf '\n==== TAP files: %s\n' "${tap[*]}"
+	STEP=tap && stage_tap "${tap[@]}"
+fi
+STEP=finished

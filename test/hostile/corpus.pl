@@ -1,5 +1,8 @@
 #!/usr/bin/perl
-# corpus.pl: print the bad-input corpus as cases for cases.pl.
+# corpus.pl: print the bad-input corpus as cases for BatchstateTest::Cases
+# (test/perl), one tab-separated line each.  A script of its own, not a
+# module: the corpus is data, and printing it lets one read, diff or replay
+# it by hand (BatchstateTest::Hostile runs it and reads its output).
 #
 #   perl corpus.pl [BIG_BYTES [BIG_ELEMS]]    (defaults 1048576 100000)
 #

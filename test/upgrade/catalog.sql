@@ -2,7 +2,7 @@
 -- One line per (object, property, value), tab-separated, in byte order, with
 -- nothing that depends on OIDs, so two databases can be compared with diff.
 -- Objects: every member of the extension (pg_depend deptype 'e'), the
--- extension itself and its schema.  Used by test/upgrade and test/dump.
+-- extension itself and its schema.  Used by test/t/040_upgrade.pl and 045_dump.pl.
 \set QUIET on
 \pset format unaligned
 \pset tuples_only on

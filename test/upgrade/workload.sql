@@ -1,7 +1,7 @@
 -- test/upgrade/workload.sql: batches in every state, written through the
 -- 1.0 API only (so it runs against any version), then some deliberate drift.
 -- psql variables: seed (a float in -1..1), scale (number of batches).
--- Used by test/upgrade and test/dump.
+-- Used by test/t/040_upgrade.pl and 045_dump.pl.
 \set ON_ERROR_STOP on
 \set QUIET on
 SELECT set_config('bstest.scale', :'scale', false) \gset

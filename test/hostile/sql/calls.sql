@@ -1,7 +1,8 @@
 -- calls.sql: every batchstate function, on every path of its SQL (reads,
 -- writes, lost races, errors, the prune of a list, the repairs of
--- reconcile), under search_path :path.  run.sh runs it with and without
--- the evil schema first in the path and requires identical output.
+-- reconcile), under search_path :path.  BatchstateTest::Hostile runs it
+-- with and without the evil schema first in the path and requires
+-- identical output.
 -- No unqualified operator or collation appears below: under the evil path
 -- they would hit the traps themselves.
 \set ON_ERROR_STOP 1

@@ -1,8 +1,8 @@
-#!/usr/bin/perl
-# test/crash/crash.pl: kill the server in the middle of a concurrent load,
-# restart it, and check that exactly the acknowledged work survived.
-# Run by test/crash/run.sh, which starts the throwaway cluster (fsync and
-# synchronous_commit on) and creates the database.
+# test/perl/BatchstateTest/Crash.pm: kill the server in the middle of a
+# concurrent load, restart it, and check that exactly the acknowledged work
+# survived.  Run by test/t/015_crash.pl: BatchstateTest::Crash::run(NODE,
+# DB) on a node with fsync and synchronous_commit on, DB holding batchstate
+# and amcheck; one Test::More check per property below and round.
 #
 # Each round: N client processes (one connection each) run batch lifecycles
 # on batches only they touch (ids r<round>/c<client>/<k>, in a few shared
@@ -32,32 +32,25 @@
 # The next round continues the surviving lifecycles (each client re-reads
 # its batches from the database) and adds new ones.
 #
-# Environment (set by run.sh): CRASH_DB, CRASH_PGDATA, CRASH_PG_CTL (the
-# pg_ctl command, a JSON array, e.g. runuser -u postgres -- .../pg_ctl),
-# CRASH_START_OPTS (the -o options for pg_ctl start), CRASH_LOG (server
-# log), PGHOST/PGPORT/PGUSER.  Optional: CRASH_SEED (1), CRASH_CLIENTS (4),
-# CRASH_ROUNDS (3), CRASH_VERBOSE=1, CRASH_SABOTAGE=mode (lose_commit: drop
-# an acknowledged batch after recovery; extra: write an unacknowledged
-# step; both show that the checks can fail).
-# Prints "ok - ..." / "not ok - ..." per check and, last,
-# "crash: N passed, M failed".
+# Environment (all optional): CRASH_SEED (1), CRASH_CLIENTS (4),
+# CRASH_ROUNDS (3), CRASH_VERBOSE=1, CRASH_LOGDIR (keep the clients' logs
+# there), CRASH_SABOTAGE=mode (lose_commit: drop an acknowledged batch
+# after recovery; extra: write an unacknowledged step; both show that the
+# checks can fail).
+package BatchstateTest::Crash;
+
 use strict;
 use warnings;
 
+use BatchstateTest;
 use DBI;
-use File::Temp qw(tempdir);
 use IO::Handle;
-use JSON::PP;
 use POSIX qw(_exit WNOHANG);
+use PostgreSQL::Test::Utils;
+use Test::More;
 use Time::HiRes qw(time sleep);
 
-$| = 1;
-
-my $DB = $ENV{CRASH_DB} or die "CRASH_DB is not set\n";
-my $PGDATA = $ENV{CRASH_PGDATA} or die "CRASH_PGDATA is not set\n";
-my @PG_CTL = @{ decode_json($ENV{CRASH_PG_CTL} // die "CRASH_PG_CTL is not set\n") };
-my $START_OPTS = $ENV{CRASH_START_OPTS} // '';
-my $SERVER_LOG = $ENV{CRASH_LOG} or die "CRASH_LOG is not set\n";
+my ($NODE, $DB);    # set by run
 my $SEED = $ENV{CRASH_SEED} // 1;
 my $CLIENTS = $ENV{CRASH_CLIENTS} // 4;
 my $ROUNDS = $ENV{CRASH_ROUNDS} // 3;
@@ -82,9 +75,7 @@ my %MOVES = (
 sub pick { return $_[ int rand @_ ] }
 
 sub connect_db {
-	my $dbh = DBI->connect("dbi:Pg:dbname=$DB", undef, undef,
-		{ AutoCommit => 1, RaiseError => 0, PrintError => 0, PrintWarn => 0 });
-	return $dbh;
+	return dbi_connect($NODE, $DB);
 }
 
 # ============================================================================
@@ -217,26 +208,13 @@ sub violation { push @{ $VIOLATIONS{ $_[0] } }, $_[1] }
 sub report_checks {
 	for my $name (@CHECK_ORDER) {
 		my $v = $VIOLATIONS{$name};
-		if (!@$v) { print "ok - $name\n"; $PASSED++; next }
+		if (ok(!@$v, $name)) { $PASSED++; next }
 		$FAILED++;
-		print "not ok - $name (" . scalar(@$v) . " violations)\n";
 		my $show = $VERBOSE ? @$v : (@$v < 6 ? @$v : 6);
-		print "#   $_\n" for @$v[ 0 .. $show - 1 ];
-		print "#   ... (CRASH_VERBOSE=1 shows all)\n" if $show < @$v;
+		diag(scalar(@$v) . " violations:\n" . join("\n", @$v[ 0 .. $show - 1 ]));
+		diag('... (CRASH_VERBOSE=1 shows all)') if $show < @$v;
 	}
 	@CHECK_ORDER = ();
-}
-
-sub pg_ctl {
-	my (@args) = @_;
-	my $pid = fork // die "fork: $!\n";
-	if ($pid == 0) {
-		open STDOUT, '>', '/dev/null';
-		open STDERR, '>', '/dev/null';
-		exec(@PG_CTL, '-D', $PGDATA, @args) or _exit(127);
-	}
-	waitpid($pid, 0);
-	return $? == 0;
 }
 
 # Parse one client's log of one round into transactions, in order.
@@ -339,7 +317,7 @@ sub check_round {
 	  unless $stats{'hit by the crash'};
 
 	# the restart
-	if (!pg_ctl('-l', $SERVER_LOG, '-w', '-t', '120', '-o', $START_OPTS, 'start')) {
+	if (!$NODE->start(fail_ok => 1)) {
 		violation($c_up, 'pg_ctl start failed (see the server log)');
 		return 0;
 	}
@@ -350,12 +328,12 @@ sub check_round {
 	if ($SABOTAGE eq 'lose_commit' && $round == 1) {
 		my ($id) = sort grep { $model->{$_} } keys %$model;
 		$dbh->do('DELETE FROM batchstate.batch WHERE id = $1', undef, $id);
-		print "crash: SABOTAGE lose_commit: deleted \"$id\"\n";
+		note("crash: SABOTAGE lose_commit: deleted \"$id\"");
 	}
 	if ($SABOTAGE eq 'extra' && $round == 1) {
 		my ($id) = sort grep { $model->{$_} && !$TERMINAL{ $model->{$_}{st} } } keys %$model;
 		$dbh->do('UPDATE batchstate.batch SET version = version + 1 WHERE id = $1', undef, $id);
-		print "crash: SABOTAGE extra: bumped \"$id\"\n";
+		note("crash: SABOTAGE extra: bumped \"$id\"");
 	}
 
 	# what the server says about a transaction: committed, aborted, or (an
@@ -393,7 +371,7 @@ sub check_round {
 		if ($a) { apply_txn($model, $t); $resolved{applied}++ }
 		else { $resolved{lost}++ }
 	}
-	printf "crash: round %d: transactions: %s; commits in flight: %d there, %d not\n", $round,
+	note sprintf "crash: round %d: transactions: %s; commits in flight: %d there, %d not", $round,
 	  join(', ', map { "$stats{$_} $_" } sort keys %stats), $resolved{applied}, $resolved{lost};
 
 	for my $id (sort keys %{ { %$model, %$db } }) {
@@ -459,69 +437,74 @@ sub check_round {
 # Main
 # ============================================================================
 
-my $logdir = $ENV{CRASH_LOGDIR} || tempdir('batchstate-crash-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-srand($SEED);
-my @delays = map { 0.6 + rand(1.6) } 1 .. $ROUNDS;
-printf "crash: seed %d, %d clients, %d rounds (CRASH_SEED, CRASH_CLIENTS, CRASH_ROUNDS)\n",
-  $SEED, $CLIENTS, $ROUNDS;
-my %model;    # id -> { q, st, v, score }: what must be in the database
+# run(NODE, DB): CRASH_ROUNDS rounds of load, crash, recovery and checks
+sub run {
+	($NODE, $DB) = @_;
+	my $logdir = $ENV{CRASH_LOGDIR} || PostgreSQL::Test::Utils::tempdir;
+	srand($SEED);
+	my @delays = map { 0.6 + rand(1.6) } 1 .. $ROUNDS;
+	note sprintf "crash: seed %d, %d clients, %d rounds (CRASH_SEED, CRASH_CLIENTS, CRASH_ROUNDS)",
+	  $SEED, $CLIENTS, $ROUNDS;
+	my %model;    # id -> { q, st, v, score }: what must be in the database
 
-for my $round (1 .. $ROUNDS) {
-	my $delay = $delays[ $round - 1 ];
-	my %child;
-	for my $n (1 .. $CLIENTS) {
-		my $pid = fork // die "fork: $!\n";
-		if ($pid == 0) {
-			my $ok = eval { client_main($n, $round, "$logdir/r$round.c$n.log", "$logdir/r$round.c$n.ready"); 1 };
-			print STDERR "crash: client $n: $@" unless $ok;
-			STDERR->flush;
-			STDOUT->flush;
-			_exit($ok ? 0 : 2);
-		}
-		$child{$pid} = $n;
-	}
-	my $t_ready = time + 30;
-	sleep 0.02 while time < $t_ready && grep { !-e "$logdir/r$round.c$_.ready" } 1 .. $CLIENTS;
-	if ($round == 2) {    # a checkpoint under the load: recovery starts from it
-		sleep $delay / 2;
-		my $dbh = connect_db();
-		$dbh->do('CHECKPOINT') if $dbh;
-		$dbh->disconnect if $dbh;
-		sleep $delay / 2;
-	}
-	else {
-		sleep $delay;
-	}
-	printf "crash: round %d: stopping the server (immediate) %.2f s into the load%s\n", $round, $delay,
-	  $round == 2 ? ', after a CHECKPOINT' : '';
-	my $kill_t = time;
-	my $stopped = pg_ctl('-m', 'immediate', 'stop');
-
-	my %status;
-	my $deadline = time + 60;
-	while (%child) {
-		my $pid = waitpid(-1, WNOHANG);
-		if ($pid > 0) {
-			$status{ $child{$pid} } = $? == 0 ? 'ok' : "exited with status $?";
-			delete $child{$pid};
-			next;
-		}
-		if (time > $deadline) {
-			for my $p (keys %child) {
-				kill 'KILL', $p;
-				waitpid($p, 0);
-				$status{ $child{$p} } = 'still running 60 s after the crash';
-				delete $child{$p};
+	for my $round (1 .. $ROUNDS) {
+		my $delay = $delays[ $round - 1 ];
+		my %child;
+		for my $n (1 .. $CLIENTS) {
+			my $pid = fork // die "fork: $!\n";
+			if ($pid == 0) {
+				my $ok = eval { client_main($n, $round, "$logdir/r$round.c$n.log", "$logdir/r$round.c$n.ready"); 1 };
+				print STDERR "crash: client $n: $@" unless $ok;
+				STDERR->flush;
+				STDOUT->flush;
+				_exit($ok ? 0 : 2);
 			}
-			last;
+			$child{$pid} = $n;
 		}
-		sleep 0.02;
+		my $t_ready = time + 30;
+		sleep 0.02 while time < $t_ready && grep { !-e "$logdir/r$round.c$_.ready" } 1 .. $CLIENTS;
+		if ($round == 2) {    # a checkpoint under the load: recovery starts from it
+			sleep $delay / 2;
+			my $dbh = connect_db();
+			$dbh->do('CHECKPOINT') if $dbh;
+			$dbh->disconnect if $dbh;
+			sleep $delay / 2;
+		}
+		else {
+			sleep $delay;
+		}
+		note sprintf "crash: round %d: stopping the server (immediate) %.2f s into the load%s", $round, $delay,
+		  $round == 2 ? ', after a CHECKPOINT' : '';
+		my $kill_t = time;
+		my $stopped = $NODE->stop('immediate', fail_ok => 1);
+
+		my %status;
+		my $deadline = time + 60;
+		while (%child) {
+			my $pid = waitpid(-1, WNOHANG);
+			if ($pid > 0) {
+				$status{ $child{$pid} } = $? == 0 ? 'ok' : "exited with status $?";
+				delete $child{$pid};
+				next;
+			}
+			if (time > $deadline) {
+				for my $p (keys %child) {
+					kill 'KILL', $p;
+					waitpid($p, 0);
+					$status{ $child{$p} } = 'still running 60 s after the crash';
+					delete $child{$p};
+				}
+				last;
+			}
+			sleep 0.02;
+		}
+		my $c_stop = declare("round $round: pg_ctl stop -m immediate worked");
+		violation($c_stop, 'pg_ctl stop failed') unless $stopped;
+		my $up = check_round($round, \%model, $logdir, $kill_t, \%status);
+		report_checks();
+		last unless $up;
 	}
-	my $c_stop = declare("round $round: pg_ctl stop -m immediate worked");
-	violation($c_stop, 'pg_ctl stop failed') unless $stopped;
-	my $up = check_round($round, \%model, $logdir, $kill_t, \%status);
-	report_checks();
-	last unless $up;
+	return $FAILED == 0;
 }
-print "crash: $PASSED passed, $FAILED failed\n";
-exit($FAILED == 0 && $PASSED > 0 ? 0 : 1);
+
+1;

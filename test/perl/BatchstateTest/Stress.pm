@@ -1,7 +1,7 @@
-#!/usr/bin/perl
-# test/stress/stress.pl: randomized concurrent stress test of batchstate with
-# an independent model of the outcome.  Run by test/stress/run.sh, which
-# creates the database (with the extension) and passes it in STRESS_DB.
+# test/perl/BatchstateTest/Stress.pm: randomized concurrent stress test of
+# batchstate with an independent model of the outcome.  Run by
+# test/t/010_stress.pl: BatchstateTest::Stress::run(NODE, DB), DB holding
+# the extension; one Test::More check per property below.
 #
 # N client processes (forked, one connection each, autocommit, READ
 # COMMITTED) issue M random operations each: creates (new ids, duplicate
@@ -37,8 +37,7 @@
 # nothing, and then verify() must be empty, with exactly one membership
 # row per non-terminal batch.
 #
-# Environment: STRESS_DB (required), PGHOST/PGPORT/PGUSER (libpq),
-# STRESS_SEED (default 1), STRESS_CLIENTS (4), STRESS_OPS (5000 per
+# Environment (all optional): STRESS_SEED (default 1), STRESS_CLIENTS (4), STRESS_OPS (5000 per
 # client), STRESS_TIME_LIMIT (seconds for the load, default 150),
 # STRESS_VERBOSE=1 (print every violation, not just the first few),
 # STRESS_LOGDIR (keep the client logs, one JSON record per call, there),
@@ -46,24 +45,23 @@
 # the load, to show that the checks can fail; modes: db_version, db_state,
 # db_member, db_extra, log_cas, log_55000, log_list, log_sqlstate,
 # log_argerror, log_create, log_read; see sabotage_db and sabotage_logs).
-# Prints one "ok - ..." or "not ok - ..." line per check and, last,
-# "stress: N passed, M failed".  Exit 0 iff nothing failed.
+package BatchstateTest::Stress;
+
 use strict;
 use warnings;
 use utf8;
 
+use BatchstateTest;
 use DBI;
-use File::Temp qw(tempdir);
+use Encode ();
 use IO::Handle;
 use JSON::PP;
 use POSIX qw(_exit);
+use PostgreSQL::Test::Utils;
+use Test::More;
 use Time::HiRes qw(time);
 
-binmode STDOUT, ':encoding(UTF-8)';
-binmode STDERR, ':encoding(UTF-8)';
-$| = 1;
-
-my $DB = $ENV{STRESS_DB} or die "STRESS_DB is not set\n";
+my ($NODE, $DB);    # set by run
 my $SEED = $ENV{STRESS_SEED} // 1;
 my $CLIENTS = $ENV{STRESS_CLIENTS} // 4;
 my $OPS = $ENV{STRESS_OPS} // 5000;
@@ -128,8 +126,7 @@ my %IS_CAS = (upd => 1, upds => 1, prim => 1);
 my %TAKES_ID = (upd => 1, upds => 1, prim => 1, get => 1, ensure => 1);
 
 sub connect_db {
-	my $dbh = DBI->connect("dbi:Pg:dbname=$DB", undef, undef,
-		{ AutoCommit => 1, RaiseError => 0, PrintError => 0, pg_enable_utf8 => 1 })
+	my $dbh = dbi_connect($NODE, $DB, undef, { pg_enable_utf8 => 1 })
 	  or die "cannot connect to $DB: $DBI::errstr\n";
 	$dbh->do("SET statement_timeout = '30s'") or die $dbh->errstr;
 	return $dbh;
@@ -538,16 +535,14 @@ sub violation {
 sub report_checks {
 	for my $name (@CHECK_ORDER) {
 		my $v = $VIOLATIONS{$name};
-		if (!@$v) {
-			print "ok - $name\n";
+		if (ok(!@$v, $name)) {
 			$PASSED++;
 			next;
 		}
 		$FAILED++;
-		print "not ok - $name (" . scalar(@$v) . " violations)\n";
 		my $show = $VERBOSE ? @$v : (@$v < 5 ? @$v : 5);
-		print "#   $_\n" for @$v[ 0 .. $show - 1 ];
-		print "#   ... (STRESS_VERBOSE=1 shows all)\n" if $show < @$v;
+		diag(Encode::encode('UTF-8', scalar(@$v) . " violations:\n" . join("\n", @$v[ 0 .. $show - 1 ])));
+		diag('... (STRESS_VERBOSE=1 shows all)') if $show < @$v;
 	}
 }
 
@@ -595,73 +590,78 @@ declare(
 # Main
 # ============================================================================
 
-my $logdir = $ENV{STRESS_LOGDIR} || tempdir('batchstate-stress-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-printf "stress: seed %d, %d clients x %d operations (STRESS_SEED, STRESS_CLIENTS, STRESS_OPS)\n",
-  $SEED, $CLIENTS, $OPS;
+# run(NODE, DB): the load, then every check, against database DB of NODE
+sub run {
+	($NODE, $DB) = @_;
+	binmode STDOUT, ':encoding(UTF-8)';
+	binmode STDERR, ':encoding(UTF-8)';
+	my $logdir = $ENV{STRESS_LOGDIR} || PostgreSQL::Test::Utils::tempdir;
+	note(sprintf "stress: seed %d, %d clients x %d operations (STRESS_SEED, STRESS_CLIENTS, STRESS_OPS)",
+	  $SEED, $CLIENTS, $OPS);
 
-my $t0 = time;
-my %child;
-for my $n (1 .. $CLIENTS) {
-	my $pid = fork // die "fork: $!\n";
-	if ($pid == 0) {
-		my $ok = eval { client_main($n, "$logdir/client$n.jsonl"); 1 };
-		print STDERR "stress: client $n: $@" unless $ok;
-		STDERR->flush;
-		STDOUT->flush;
-		_exit($ok ? 0 : 2);
-	}
-	$child{$pid} = $n;
-}
-my %status;
-my $deadline = time + $TIME_LIMIT;
-while (%child) {
-	my $pid = waitpid(-1, POSIX::WNOHANG());
-	if ($pid > 0) {
-		$status{ $child{$pid} } = $?;
-		delete $child{$pid};
-		next;
-	}
-	if (time > $deadline) {
-		for my $p (keys %child) {
-			kill 'KILL', $p;
-			waitpid($p, 0);
-			$status{ $child{$p} } = 'killed after the time limit';
-			delete $child{$p};
+	my $t0 = time;
+	my %child;
+	for my $n (1 .. $CLIENTS) {
+		my $pid = fork // die "fork: $!\n";
+		if ($pid == 0) {
+			my $ok = eval { client_main($n, "$logdir/client$n.jsonl"); 1 };
+			print STDERR "stress: client $n: $@" unless $ok;
+			STDERR->flush;
+			STDOUT->flush;
+			_exit($ok ? 0 : 2);
 		}
-		last;
+		$child{$pid} = $n;
 	}
-	select(undef, undef, undef, 0.05);
-}
-printf "stress: load finished in %.1f s\n", time - $t0;
-
-my @recs;
-for my $n (1 .. $CLIENTS) {
-	my $st = $status{$n} // 'lost';
-	violation('every client ran to the end', "client $n exited with status $st") if $st ne '0';
-	my $file = "$logdir/client$n.jsonl";
-	next unless -e $file;
-	open my $fh, '<', $file or die "$file: $!\n";
-	my @mine;
-	while (my $line = <$fh>) {
-		my $rec = eval { $JSON->decode($line) };
-		push @mine, $rec if $rec;
+	my %status;
+	my $deadline = time + $TIME_LIMIT;
+	while (%child) {
+		my $pid = waitpid(-1, POSIX::WNOHANG());
+		if ($pid > 0) {
+			$status{ $child{$pid} } = $?;
+			delete $child{$pid};
+			next;
+		}
+		if (time > $deadline) {
+			for my $p (keys %child) {
+				kill 'KILL', $p;
+				waitpid($p, 0);
+				$status{ $child{$p} } = 'killed after the time limit';
+				delete $child{$p};
+			}
+			last;
+		}
+		select(undef, undef, undef, 0.05);
 	}
-	close $fh;
-	violation('every client ran to the end', "client $n logged " . scalar(@mine) . " of $OPS operations")
-	  if @mine != $OPS;
-	push @recs, @mine;
-}
+	note(sprintf "stress: load finished in %.1f s", time - $t0);
 
-my $dbh = connect_db();
-sabotage_db($dbh) if %SABOTAGE;
-sabotage_logs(\@recs) if %SABOTAGE;
-eval { check_all($dbh, \@recs); 1 }
-  or violation('the checks themselves ran to the end', "the checker died: $@");
-$dbh->disconnect;
-report_checks();
-printf "stress: %d operations checked in %.1f s\n", scalar(@recs), time - $t0;
-print "stress: $PASSED passed, $FAILED failed\n";
-exit($FAILED == 0 && $PASSED > 0 ? 0 : 1);
+	my @recs;
+	for my $n (1 .. $CLIENTS) {
+		my $st = $status{$n} // 'lost';
+		violation('every client ran to the end', "client $n exited with status $st") if $st ne '0';
+		my $file = "$logdir/client$n.jsonl";
+		next unless -e $file;
+		open my $fh, '<', $file or die "$file: $!\n";
+		my @mine;
+		while (my $line = <$fh>) {
+			my $rec = eval { $JSON->decode($line) };
+			push @mine, $rec if $rec;
+		}
+		close $fh;
+		violation('every client ran to the end', "client $n logged " . scalar(@mine) . " of $OPS operations")
+		  if @mine != $OPS;
+		push @recs, @mine;
+	}
+
+	my $dbh = connect_db();
+	sabotage_db($dbh) if %SABOTAGE;
+	sabotage_logs(\@recs) if %SABOTAGE;
+	eval { check_all($dbh, \@recs); 1 }
+	  or violation('the checks themselves ran to the end', "the checker died: $@");
+	$dbh->disconnect;
+	report_checks();
+	note(sprintf "stress: %d operations checked in %.1f s", scalar(@recs), time - $t0);
+	return $FAILED == 0;
+}
 
 # ============================================================================
 
@@ -1149,24 +1149,24 @@ sub sabotage_db {
 	if ($SABOTAGE{db_version}) {    # a version the chain cannot explain
 		my $id = $one->("SELECT id FROM batchstate.batch WHERE version > 2 ORDER BY id LIMIT 1");
 		$do->('UPDATE batchstate.batch SET version = version + 1 WHERE id = $1', undef, $id);
-		print "stress: SABOTAGE db_version: bumped the version of \"$id\"\n";
+		note(Encode::encode("UTF-8", "stress: SABOTAGE db_version: bumped the version of \"$id\""));
 	}
 	if ($SABOTAGE{db_state}) {    # a state changed behind the extension's back
 		my $id = $one->("SELECT id FROM batchstate.batch WHERE state = 'created' ORDER BY id LIMIT 1");
 		$do->("UPDATE batchstate.batch SET state = 'scored' WHERE id = \$1", undef, $id);
-		print "stress: SABOTAGE db_state: \"$id\" created -> scored without its row\n";
+		note(Encode::encode("UTF-8", "stress: SABOTAGE db_state: \"$id\" created -> scored without its row"));
 	}
 	if ($SABOTAGE{db_member}) {    # a live batch loses its row
 		my $id = $one->("SELECT batch_id FROM batchstate.batch_state_membership m JOIN batchstate.batch b"
 			  . " ON b.id = m.batch_id AND b.state = m.state ORDER BY 1 LIMIT 1");
 		$do->('DELETE FROM batchstate.batch_state_membership WHERE batch_id = $1', undef, $id);
-		print "stress: SABOTAGE db_member: deleted the membership of \"$id\"\n";
+		note(Encode::encode("UTF-8", "stress: SABOTAGE db_member: deleted the membership of \"$id\""));
 	}
 	if ($SABOTAGE{db_extra}) {    # a row under a state the batch is not in
 		my $id = $one->("SELECT id FROM batchstate.batch WHERE state = 'scored' ORDER BY id LIMIT 1");
 		$do->("INSERT INTO batchstate.batch_state_membership SELECT queue, 'merging', id"
 			  . ' FROM batchstate.batch WHERE id = $1', undef, $id);
-		print "stress: SABOTAGE db_extra: filed \"$id\" under merging too\n";
+		note(Encode::encode("UTF-8", "stress: SABOTAGE db_extra: filed \"$id\" under merging too"));
 	}
 }
 
@@ -1176,34 +1176,34 @@ sub sabotage_logs {
 	if ($SABOTAGE{log_cas}) {    # hide one win
 		my $r = $first->(sub { $IS_CAS{ $_[0]{op} } && ($_[0]{r} // '') eq 't' });
 		$r->{r} = 'f';
-		print "stress: SABOTAGE log_cas: " . show_rec($r) . " now says false\n";
+		note(Encode::encode("UTF-8", "stress: SABOTAGE log_cas: " . show_rec($r) . " now says false"));
 	}
 	if ($SABOTAGE{log_55000}) {    # pretend a legal move was refused
 		my $r = $first->(sub { $_[0]{op} eq 'upd' && ($_[0]{r} // '') eq 'f' });
 		$r->{r} = undef;
 		$r->{e} = '55000';
-		print "stress: SABOTAGE log_55000: " . show_rec($r) . "\n";
+		note(Encode::encode("UTF-8", "stress: SABOTAGE log_55000: " . show_rec($r)));
 	}
 	if ($SABOTAGE{log_list}) {    # a list returns a row of another queue
 		my $r = $first->(sub { $_[0]{op} eq 'active' && $_[0]{rows} && @{ $_[0]{rows} } });
 		$r->{a}[0] = $r->{a}[0] eq 'q1' ? 'Q2' : 'q1';
-		print "stress: SABOTAGE log_list: " . show_rec($r) . "\n";
+		note(Encode::encode("UTF-8", "stress: SABOTAGE log_list: " . show_rec($r)));
 	}
 	if ($SABOTAGE{log_sqlstate}) {    # a deadlock
 		my $r = $first->(sub { defined $_[0]{e} });
 		$r->{e} = '40P01';
-		print "stress: SABOTAGE log_sqlstate: " . show_rec($r) . "\n";
+		note(Encode::encode("UTF-8", "stress: SABOTAGE log_sqlstate: " . show_rec($r)));
 	}
 	if ($SABOTAGE{log_argerror}) {    # a wrong SQLSTATE for a bad argument
 		my $r = $first->(sub { ($_[0]{e} // '') eq '22004' });
 		$r->{e} = '22023';
-		print "stress: SABOTAGE log_argerror: " . show_rec($r) . "\n";
+		note(Encode::encode("UTF-8", "stress: SABOTAGE log_argerror: " . show_rec($r)));
 	}
 	if ($SABOTAGE{log_create}) {    # a second winner for one id
 		my $r = $first->(sub { ($_[0]{e} // '') eq '23505' });
 		delete $r->{e};
 		$r->{rows} = [[ @{ $r->{a} }[ 0, 1, 3, 4, 5, 2, 6 ] ]];
-		print "stress: SABOTAGE log_create: " . show_rec($r) . "\n";
+		note(Encode::encode("UTF-8", "stress: SABOTAGE log_create: " . show_rec($r)));
 	}
 	if ($SABOTAGE{log_read}) {    # two reads of one client, swapped: time goes back
 		my %seen;
@@ -1212,10 +1212,12 @@ sub sabotage_logs {
 			my $k = "$r->{c}\0$r->{rows}[0][0]";
 			if ($seen{$k} && $r->{rows}[0][4] > $seen{$k}{rows}[0][4]) {
 				($r->{rows}, $seen{$k}{rows}) = ($seen{$k}{rows}, $r->{rows});
-				print "stress: SABOTAGE log_read: " . show_rec($seen{$k}) . ' then ' . show_rec($r) . "\n";
+				note(Encode::encode("UTF-8", "stress: SABOTAGE log_read: " . show_rec($seen{$k}) . ' then ' . show_rec($r)));
 				last;
 			}
 			$seen{$k} = $r;
 		}
 	}
 }
+
+1;
