@@ -74,7 +74,11 @@ my @array_values = (
 	["$elems elements", "ARRAY(SELECT 'lr/' || g FROM generate_series(1, $elems) g)", 'ok'],
 	["$elems elements, the last NULL", "ARRAY(SELECT CASE WHEN g < $elems THEN 'lr/' || g END FROM generate_series(1, $elems) g)", 'NULLNAME'],
 	["$elems elements, the last empty", "ARRAY(SELECT CASE WHEN g < $elems THEN 'lr/' || g ELSE '' END FROM generate_series(1, $elems) g)", 'BADNAME'],
-	["a $big-byte element", "ARRAY[repeat('x', $big)]", 'ok'],
+	["a $big-byte element", "ARRAY[repeat('x', $big)]", 'BADNAME'],
+	['a 1025-byte element', "ARRAY['lr/1', repeat('x', 1025)]", 'BADNAME'],
+	['a 1026-byte element of 513 two-byte characters', "ARRAY[repeat('é', 513)]", 'BADNAME'],
+	['a 1024-byte element', "ARRAY[repeat('x', 1024)]", 'ok'],
+	['a 1024-byte element of 256 four-byte characters', "ARRAY[repeat('🙂', 256)]", 'ok'],
 	['non-ASCII elements', q{ARRAY['lr/日本語', 'lr/🙂', 'lr/ü']}, 'ok'],
 	['lower bound 5', q{'[5:6]={lr/1,lr/2}'::text[]}, 'ok'],
 );
@@ -117,6 +121,21 @@ my @states_values = (
 	['lower bound 3', q{VARIADIC '[3:4]={created,scored}'::text[]}, 'ok'],
 );
 
+my @flag_values = (
+	['null', 'NULL::boolean', 'NULLNAME'],
+	['true', 'true', 'ok'],
+	['false', 'false', 'ok'],
+);
+my @interval_values = (
+	['null', 'NULL::interval', 'NULLNAME'],
+	['zero', q{'0'::interval}, 'ok'],
+	['one second', q{'1 second'::interval}, 'ok'],
+	['negative', q{'-1 second'::interval}, 'BADNAME'],
+	['negative in all', q{'1 mon -31 days'::interval}, 'BADNAME'],
+	['the longest', q{'178000000 years'::interval}, 'ok'],
+	['the most negative', q{'-178000000 years'::interval}, 'BADNAME'],
+);
+
 my %kinds = (
 	key => \@key_values,
 	state => \@state_values,
@@ -126,13 +145,17 @@ my %kinds = (
 	score => \@score_values,
 	version => \@version_values,
 	states => \@states_values,
+	flag => \@flag_values,
+	interval => \@interval_values,
 );
 
 # --- the functions -------------------------------------------------------
 #
 # name, whether it returns a set, and its arguments:
-#   [name, kind, valid value, outcome for UNKNOWN, outcome for MAXVERSION]
-# For the optional queue of verify and reconcile, NULL is fine.
+#   [name, kind, valid value, outcome for UNKNOWN, outcome for MAXVERSION,
+#    optional]
+# For an optional argument (the queue of verify, reconcile and queue_stats,
+# the fields of update_batch) a NULL is fine; a NULL element never is.
 my @functions = (
 	['states', 1],
 	['is_valid_state', 0, ['state', 'vstate', q{'created'}]],
@@ -140,6 +163,9 @@ my @functions = (
 	['is_halted', 0, ['state', 'pstate', q{'cancelling'}]],
 	['non_terminal_states', 0],
 	['conflict_states', 0],
+	['active_states', 0],
+	['cancellable_states', 0],
+	['is_cancellable', 0, ['state', 'pstate', q{'merging'}]],
 	['can_transition', 0, ['from_state', 'pstate', q{'created'}],
 		['to_state', 'pstate', q{'scored'}]],
 	['batch_get', 1, ['id', 'key', q{'q1/b1'}, 'P0002']],
@@ -174,6 +200,20 @@ my @functions = (
 	['list_batches', 1, ['queue', 'key', q{'q1'}, 'ok'],
 		['states', 'states', q{'created', 'scored', 'succeeded'}]],
 	['list_active', 1, ['queue', 'key', q{'q1'}, 'ok']],
+	['update_batch', 0, ['id', 'key', q{'q1/b1'}, 'P0002'],
+		['expected_version', 'version', '1', undef, '22003'],
+		['new_state', 'state', q{'scored'}],
+		['contains', 'array', q{'{lr/1}'}, undef, undef, 'optional'],
+		['dependencies', 'array', q{'{q1/B2}'}, undef, undef, 'optional'],
+		['score', 'score', '0.5', undef, undef, 'optional']],
+	['dependents_of', 1, ['queue', 'key', q{'q1'}, 'ok'],
+		['id', 'key', q{'q1/b1'}, 'ok'], ['include_finished', 'flag', 'true']],
+	['batches_containing', 1, ['queue', 'key', q{'q1'}, 'ok'],
+		['request_id', 'key', q{'lr/2'}, 'ok'], ['include_finished', 'flag', 'false']],
+	['queue_stats', 1, ['queue', 'key', q{'q1'}, 'ok', undef, 'optional']],
+	['stuck_batches', 1, ['queue', 'key', q{'q1'}, 'ok'],
+		['older_than', 'interval', q{'1 second'}],
+		['states', 'states', q{'created', 'scored'}]],
 	['ensure_membership', 0, ['id', 'key', q{'q1/lost'}, 'P0002']],
 	['verify', 1, ['queue', 'key', q{'q1'}, 'ok', undef, 'optional']],
 	['reconcile', 1, ['queue', 'key', q{'q1'}, 'ok', undef, 'optional']],
@@ -205,7 +245,7 @@ for my $fn (@functions)
 		{
 			my ($label, $value, $outcome) = @$v;
 			if ($outcome eq 'NULLNAME') {
-				$outcome = $optional ? 'ok' : "22004:\"$name\"";
+				$outcome = $optional && $label eq 'null' ? 'ok' : "22004:\"$name\"";
 			}
 			elsif ($outcome eq 'BADNAME') { $outcome = "22023:\"$name\""; }
 			elsif ($outcome eq 'UNKNOWN') { $outcome = $unknown; }
@@ -255,7 +295,24 @@ my @more = (
 	['create_batch: every argument big', 'ok',
 		"SELECT batchstate.create_batch(repeat('é', 512), repeat('🙂', 256), 'created', "
 		  . "ARRAY(SELECT repeat('ü', 10) || g FROM generate_series(1, $elems) g), "
-		  . "ARRAY[repeat('x', $big)], '4.9e-324', 2147483647)"],
+		  . "ARRAY[repeat('🙂', 256)], '4.9e-324', 2147483647)"],
+	['update_batch: a lost race before the policy', 'ok',
+		q{SELECT batchstate.update_batch('q1/b1', 2, 'merging', '{x}', '{y}', 1)}],
+	['update_batch: a forbidden move', '55000',
+		q{SELECT batchstate.update_batch('q1/b1', 1, 'creating')}],
+	['update_batch: NULL before a bad array', '22004',
+		q{SELECT batchstate.update_batch('q1/b1', NULL, 'scored', ARRAY[''])}],
+	['update_batch: a bad array before INT_MAX', '22023',
+		q{SELECT batchstate.update_batch('q1/b1', 2147483647, 'scored', ARRAY[''])}],
+	['update_batch: INT_MAX before the row is read', '22003',
+		q{SELECT batchstate.update_batch('q1/none', 2147483647, 'scored')}],
+	['update_batch: every field NULL', 'ok',
+		q{SELECT batchstate.update_batch('q1/b1', 1, 'scored', NULL, NULL, NULL)}],
+	['queue_stats: no argument', 'ok', q{SELECT * FROM batchstate.queue_stats()}],
+	['stuck_batches: no states', 'ok',
+		q{SELECT * FROM batchstate.stuck_batches('q1', '0', VARIADIC '{}'::text[])}],
+	['list_batches: no states argument at all', 'ok',
+		q{SELECT * FROM batchstate.list_batches('q1')}],
 	['membership_add: longest queue and batch id', 'ok',
 		q{SELECT batchstate.membership_add(repeat('q', 1024), 'cancelling', repeat('🙂', 256))}],
 	['list_batches: no states at all (VARIADIC of an empty array)', 'ok',

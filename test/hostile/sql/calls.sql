@@ -17,6 +17,9 @@ SELECT batchstate.is_valid_state('created') AS valid,
        batchstate.is_halted('cancelling') AS halted,
        batchstate.non_terminal_states() AS non_terminal,
        batchstate.conflict_states() AS conflict,
+       batchstate.active_states() AS active,
+       batchstate.cancellable_states() AS cancellable,
+       batchstate.is_cancellable('merging') AS not_cancellable,
        batchstate.can_transition('created', 'scored') AS may,
        batchstate.can_transition('succeeded', 'succeeded') AS may_not;
 SELECT hostile.try($$batchstate.can_transition('created', 'bogus')$$);
@@ -56,6 +59,21 @@ SELECT batchstate.update_state('q1/a2', 7, 'cancelling') AS moved;
 SELECT batchstate.update_score_and_state('q1/a2', 8, 1, 'cancelled') AS moved;
 SELECT hostile.try($$batchstate.update_state('q1/a2', 9, 'cancelled')$$);
 SELECT * FROM batchstate.batch_get('q1/a2');
+SELECT batchstate.update_batch('q1/A1', 3, 'speculating', ARRAY['lr/é'], ARRAY['q1/b1'], 0.25) AS moved;
+SELECT batchstate.update_batch('q1/A1', 3, 'merging') AS lost_race;
+SELECT batchstate.update_batch('q1/A1', 4, 'speculating', dependencies => ARRAY['q1/B2']) AS bumped;
+SELECT hostile.try($$batchstate.update_batch('q1/A1', 5, 'creating')$$);
+SELECT * FROM batchstate.batch_get('q1/A1');
+
+-- the reverse lookups (through the GIN index: @> must be pg_catalog's),
+-- the counts and the stuck batches (since < cutoff: pg_catalog's <)
+SELECT * FROM batchstate.dependents_of('q1', 'q1/b1');
+SELECT * FROM batchstate.dependents_of('q1', 'q1/b1', true);
+SELECT * FROM batchstate.batches_containing('q1', 'lr/é', true);
+SELECT * FROM batchstate.batches_containing('q1', 'lr/2');
+SELECT queue, state, batches, oldest_since IS NOT NULL AS has_since FROM batchstate.queue_stats();
+SELECT queue, state, batches, oldest_since IS NOT NULL AS has_since FROM batchstate.queue_stats('q1');
+SELECT * FROM batchstate.stuck_batches('q1', '1 day', 'created', 'scored', 'speculating');
 
 -- lists: candidates resolved against the batch rows; q1/done's terminal
 -- row is pruned by the first list that meets it
@@ -89,6 +107,6 @@ ROLLBACK;
 
 -- what the calls left behind
 SELECT * FROM batchstate.batch ORDER BY id COLLATE pg_catalog."C";
-SELECT * FROM batchstate.batch_state_membership
+SELECT queue, state, batch_id FROM batchstate.batch_state_membership
 ORDER BY queue COLLATE pg_catalog."C", state COLLATE pg_catalog."C",
          batch_id COLLATE pg_catalog."C";

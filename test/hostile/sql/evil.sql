@@ -4,7 +4,8 @@
 -- * tables evil.batch and evil.batch_state_membership, with decoy rows that
 --   carry the fixture's ids in other states (a read of them shows up in the
 --   results; a write shows up in their md5);
--- * operators = <> < > <= >= for text, = <> for int4, float8, tid and text[]:
+-- * operators = <> < > <= >= for text, = <> for int4, float8, tid and text[],
+--   @> for text[] and < for timestamptz:
 --   their function counts the call in a sequence (nextval is not rolled
 --   back, so even a call inside a subtransaction that is later rolled back
 --   is counted) and raises;
@@ -85,6 +86,15 @@ CREATE OPERATOR evil.= (LEFTARG = float8, RIGHTARG = float8, FUNCTION = evil.tra
 CREATE OPERATOR evil.<> (LEFTARG = float8, RIGHTARG = float8, FUNCTION = evil.trap_float8);
 CREATE OPERATOR evil.= (LEFTARG = tid, RIGHTARG = tid, FUNCTION = evil.trap_tid);
 CREATE OPERATOR evil.= (LEFTARG = text[], RIGHTARG = text[], FUNCTION = evil.trap_text_array);
+CREATE OPERATOR evil.@> (LEFTARG = text[], RIGHTARG = text[], FUNCTION = evil.trap_text_array);
+CREATE FUNCTION evil.trap_timestamptz(timestamptz, timestamptz) RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_catalog.nextval('evil.shadow_calls');
+    RAISE EXCEPTION 'evil timestamptz operator called on (%, %)', $1, $2;
+END
+$$;
+CREATE OPERATOR evil.< (LEFTARG = timestamptz, RIGHTARG = timestamptz, FUNCTION = evil.trap_timestamptz);
 
 -- ICU root collation: 'a' < 'B', where "C" has 'B' < 'a'
 CREATE COLLATION evil."C" FROM pg_catalog."und-x-icu";

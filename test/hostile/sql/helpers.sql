@@ -40,6 +40,8 @@ $$;
 -- verify), q1/lost (merging, no row: missing), q1/ghost (no batch: dangling),
 -- q2/x filed under q1 (another queue: dangling) and under q2/created (stale).
 -- Ids differ in case so that an ordering other than COLLATE "C" shows.
+-- The rows are filed at a fixed time, so that a fingerprint of the tables
+-- depends on nothing but what the calls write.
 CREATE FUNCTION hostile.reset() RETURNS void
 LANGUAGE sql SET search_path = pg_catalog AS $$
     TRUNCATE batchstate.batch, batchstate.batch_state_membership;
@@ -51,7 +53,9 @@ LANGUAGE sql SET search_path = pg_catalog AS $$
         ('q1/done', 'q1', '{}', '{}', 1, 'succeeded', 3),
         ('q1/lost', 'q1', '{}', '{}', 0, 'merging', 2),
         ('q2/x', 'q2', '{}', '{}', 0, 'speculating', 1);
-    INSERT INTO batchstate.batch_state_membership VALUES
+    INSERT INTO batchstate.batch_state_membership (queue, state, batch_id, since)
+    SELECT queue, state, batch_id, timestamptz '2026-01-01 00:00:00+00'
+    FROM (VALUES
         ('q1', 'created', 'q1/b1'),
         ('q1', 'scored', 'q1/B2'),
         ('q1', 'speculating', 'q1/a3'),
@@ -60,7 +64,7 @@ LANGUAGE sql SET search_path = pg_catalog AS $$
         ('q1', 'created', 'q1/ghost'),
         ('q1', 'created', 'q2/x'),
         ('q2', 'speculating', 'q2/x'),
-        ('q2', 'created', 'q2/x');
+        ('q2', 'created', 'q2/x')) AS m(queue, state, batch_id);
 $$;
 
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA hostile TO PUBLIC;

@@ -6,4 +6,4 @@ SET search_path = pg_catalog;
 SELECT (SELECT string_agg(b::text, '|' ORDER BY b::text COLLATE "C") FROM pg_temp.batch b)
     || '#' ||
     (SELECT string_agg(m::text, '|' ORDER BY m::text COLLATE "C")
-     FROM pg_temp.batch_state_membership m) AS temp_decoys;
+     FROM (SELECT queue, state, batch_id FROM pg_temp.batch_state_membership) m) AS temp_decoys;

@@ -23,6 +23,9 @@ my @POLICY_READS = (
 	"SELECT batchstate.is_halted('merging')",
 	"SELECT batchstate.non_terminal_states()",
 	"SELECT batchstate.conflict_states()",
+	"SELECT batchstate.active_states()",
+	"SELECT batchstate.cancellable_states()",
+	"SELECT batchstate.is_cancellable('merging')",
 	"SELECT batchstate.can_transition('created', 'scored')");
 my @TABLE_READS = (
 	"SELECT * FROM batchstate.batch_get('q1/b1')",
@@ -30,7 +33,11 @@ my @TABLE_READS = (
 	"SELECT * FROM batchstate.list_batches('q1', 'created', 'succeeded')",
 	"SELECT * FROM batchstate.list_active('q1')",
 	"SELECT * FROM batchstate.verify()",
-	"SELECT * FROM batchstate.verify('q1')");
+	"SELECT * FROM batchstate.verify('q1')",
+	"SELECT * FROM batchstate.dependents_of('q1', 'q1/b1', true)",
+	"SELECT * FROM batchstate.batches_containing('q1', 'lr/2')",
+	"SELECT * FROM batchstate.queue_stats()",
+	"SELECT * FROM batchstate.stuck_batches('q1', '0', 'created')");
 my @WRITES = (
 	"SELECT batchstate.batch_create('q1/new', 'q1', 'created')",
 	"SELECT batchstate.batch_update_state('q1/b1', 1, 2, 'scored')",
@@ -40,6 +47,7 @@ my @WRITES = (
 	"SELECT * FROM batchstate.create_batch('q1/new', 'q1')",
 	"SELECT batchstate.update_state('q1/b1', 1, 'scored')",
 	"SELECT batchstate.update_score_and_state('q1/b1', 1, 0.5, 'scored')",
+	"SELECT batchstate.update_batch('q1/b1', 1, 'scored', '{lr/9}')",
 	"SELECT batchstate.ensure_membership('q1/lost')",
 	"SELECT * FROM batchstate.reconcile('q1')",
 	"SELECT * FROM batchstate.reconcile()");
