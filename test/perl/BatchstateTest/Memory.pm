@@ -2,7 +2,7 @@
 # flat.  BatchstateTest::Memory::run(NODE) in a database of its own; run by
 # test/t/025_memory.pl, and by test/t/030_sanitizer.pl when asked to.
 #
-# One backend (one psql session) calls each of the 22 functions
+# One backend (one psql session) calls each of the 30 functions
 # MEMORY_CALLS times (default 100000) in one statement driven by
 # generate_series, after a warm-up of MEMORY_WARM calls (default 300) of
 # every function so that plans and caches exist.  Two measurements per
@@ -53,6 +53,13 @@ my @CALLS = (
 	[ can_transition => "SELECT count(*) FILTER (WHERE batchstate.can_transition(memtest.s(g), memtest.s(g / 8))) FROM $SERIES" ],
 	[ non_terminal_states => "SELECT memtest.exec_n('SELECT batchstate.non_terminal_states()', {HI} - {LO} + 1)" ],
 	[ conflict_states => "SELECT memtest.exec_n('SELECT batchstate.conflict_states()', {HI} - {LO} + 1)" ],
+	[ is_cancellable => "SELECT count(*) FILTER (WHERE batchstate.is_cancellable(memtest.s(g))) FROM $SERIES" ],
+	[ active_states => "SELECT memtest.exec_n('SELECT batchstate.active_states()', {HI} - {LO} + 1)" ],
+	[ cancellable_states => "SELECT memtest.exec_n('SELECT batchstate.cancellable_states()', {HI} - {LO} + 1)" ],
+	[ dependents_of => "SELECT count(*) FROM (SELECT batchstate.dependents_of('fq', 'f/' || g % 10, g % 2 = 0) FROM $SERIES) s" ],
+	[ batches_containing => "SELECT count(*) FROM (SELECT batchstate.batches_containing('fq', 'lr/' || g % 3, g % 2 = 0) FROM $SERIES) s" ],
+	[ queue_stats => "SELECT count(*) FROM (SELECT batchstate.queue_stats(CASE WHEN g % 2 = 0 THEN 'fq' END) FROM $SERIES) s" ],
+	[ stuck_batches => "SELECT count(*) FROM (SELECT batchstate.stuck_batches('fq', '0', memtest.s(g % 5), 'merging') FROM $SERIES) s" ],
 	[ batch_get => "SELECT sum((batchstate.batch_get('f/' || g % 10)).version) FROM $SERIES" ],
 	[ membership_list_ids => "SELECT count(*) FROM (SELECT batchstate.membership_list_ids('fq', memtest.s(g % 5)) FROM $SERIES) s" ],
 	[ list_batches => "SELECT count(*) FROM (SELECT batchstate.list_batches('fq', memtest.s(g % 5), 'succeeded') FROM $SERIES) s" ],
@@ -68,6 +75,7 @@ my @CALLS = (
 	[ create_batch => "SELECT count((batchstate.create_batch('c/' || g, 'cq', 'created', '{lr/1}')).version) FROM $SERIES" ],
 	[ update_state => "SELECT count(*) FILTER (WHERE batchstate.update_state('c/' || g, 1, 'scored')) FROM $SERIES" ],
 	[ update_score_and_state => "SELECT count(*) FILTER (WHERE batchstate.update_score_and_state('c/' || g, 2, 0.75, 'speculating')) FROM $SERIES" ],
+	[ update_batch => "SELECT count(*) FILTER (WHERE batchstate.update_batch('c/' || g, 3, 'merging', '{lr/2}', ARRAY['c/' || (g - 1)], 0.5)) FROM $SERIES" ],
 );
 
 my $SETUP = <<'EOF';
@@ -85,7 +93,7 @@ $$ BEGIN FOR i IN 1 .. n LOOP EXECUTE stmt; END LOOP; RETURN n; END $$;
 -- queue fq: ten batches in every state, their rows, a terminal row to
 -- prune and a dangling row (verify reports it; reconcile removes it)
 INSERT INTO batchstate.batch
-SELECT 'f/' || i, 'fq', '{lr/1,lr/2}', '{}', 0.5, memtest.s(i), 1
+SELECT 'f/' || i, 'fq', '{lr/1,lr/2}', ARRAY['f/' || (i / 2)], 0.5, memtest.s(i), 1
 FROM generate_series(0, 9) i;
 INSERT INTO batchstate.batch_state_membership
 SELECT 'fq', state, id FROM batchstate.batch
