@@ -205,6 +205,24 @@ sub run
 	expect_notes('update_state to the same state (a version bump)', 'bs_events',
 		note_of('b1', 'q1', 'speculating', 'speculating', 4));
 
+	note("update_batch (1.3): the same payload as update_state");
+	must($W, "SELECT batchstate.create_batch('u1', 'q1', 'creating', '{lr9}')");
+	must($W, "SELECT batchstate.update_batch('u1', 1, 'created', dependencies => '{b1}')");
+	expect_notes('create in creating, then update_batch to created with its dependencies', 'bs_events',
+		note_of('u1', 'q1', undef, 'creating', 1),
+		note_of('u1', 'q1', 'creating', 'created', 2));
+	must($W, "SELECT batchstate.update_batch('u1', 2, 'created', '{lr9,lr10}', NULL, 0.5)");
+	expect_notes('update_batch to the same state, new contains and score (a version bump)', 'bs_events',
+		note_of('u1', 'q1', 'created', 'created', 3));
+	is(must($W, "SELECT batchstate.update_batch('u1', 2, 'failed')"), 0,
+		'update_batch with a stale version returns false');
+	is(sqlstate_of($W, "SELECT batchstate.update_batch('u1', 3, 'creating')"), '55000',
+		'update_batch into creating raises 55000');
+	none('a lost or refused update_batch sends nothing');
+	must($W, "SELECT batchstate.update_batch('u1', 3, 'failed')");
+	expect_notes('update_batch to a terminal state', 'bs_events',
+		note_of('u1', 'q1', 'created', 'failed', 4));
+
 	must($W, "SELECT batchstate.update_state('b1', 4, 'merging')");
 	must($W, "SELECT batchstate.update_state('b1', 5, 'succeeded')");
 	expect_notes('two moves, merging then succeeded (terminal), in order', 'bs_events',
