@@ -98,6 +98,19 @@ for my $kind (qw(plain custom directory))
 		AND NOT has_table_privilege('$role', 'batchstate.batch', 'INSERT')"), 't',
 		"$kind: the reader's grant survived");
 
+	# 1.3: the membership rows' since came along, and the GIN index answers
+	for my $read (
+		[ 'queue_stats()', 'SELECT * FROM batchstate.queue_stats()' ],
+		[ 'stuck_batches', q{SELECT id FROM batchstate.stuck_batches('q0', '0', VARIADIC batchstate.non_terminal_states())} ],
+		[ 'the dependents of every batch',
+		  q{SELECT b.id, d.id FROM batchstate.batch b, batchstate.dependents_of(b.queue, b.id, true) d ORDER BY 1, 2} ],
+		[ 'the batches holding every land request',
+		  q{SELECT c, h.id FROM (SELECT DISTINCT queue, unnest(contains) AS c FROM batchstate.batch) r,
+		    batchstate.batches_containing(r.queue, r.c, true) h ORDER BY 1, 2} ])
+	{
+		is_text($q->($d, $read->[1]), $q->($db, $read->[1]), "$kind: $read->[0] as in the source");
+	}
+
 	# behaviour: a lifecycle, the rules, and the repair
 	$q->($d, "SELECT batchstate.create_batch('restored/1', 'q0', 'created', '{lr-r}', '{}', 0.1)");
 	is($q->($d, "SELECT state || ' ' || version FROM batchstate.batch_get('restored/1')"), 'created 1',
@@ -115,6 +128,11 @@ for my $kind (qw(plain custom directory))
 		't', "$kind: a restored batch moves on from its restored version");
 	is($q->($d, "SELECT string_agg(id, ',') FROM batchstate.list_batches('q0', 'merging') WHERE id LIKE 'restored/%'"),
 		'restored/1', "$kind: list_batches sees the new batch");
+	$q->($d, "SELECT batchstate.create_batch('restored/2', 'q0', 'creating', '{lr-r2}')");
+	is($q->($d, "SELECT batchstate.update_batch('restored/2', 1, 'created', dependencies => '{restored/1}')"), 't',
+		"$kind: update_batch works");
+	is($q->($d, "SELECT string_agg(id, ',') FROM batchstate.dependents_of('q0', 'restored/1')"), 'restored/2',
+		"$kind: dependents_of finds the new dependent");
 	is($q->($d, "SELECT batchstate.update_state('restored/1', 3, 'succeeded')"), 't',
 		"$kind: update_state to a terminal state works");
 	is($q->($d, "SELECT added || ' ' || removed FROM batchstate.reconcile()"), '2 4',
