@@ -113,6 +113,9 @@ my %SQL = (
 	  . ' FROM batchstate.create_batch($1::text, $2::text)',
 	upd  => 'SELECT batchstate.update_state($1::text, $2::int, $3::text)',
 	upds => 'SELECT batchstate.update_score_and_state($1::text, $2::int, $3::float8, $4::text)',
+	# update_batch's arguments in the record: id, version, contains,
+	# dependencies, score (each NULL: keep), new state last, as in every CAS
+	updb => 'SELECT batchstate.update_batch($1::text, $2::int, $6::text, $3::text[], $4::text[], $5::float8)',
 	prim => 'SELECT batchstate.batch_update_state($1::text, $2::int, $3::int, $4::text)',
 	get  => 'SELECT id, queue, score, state, version FROM batchstate.batch_get($1::text)',
 	list => 'SELECT id, queue, score, state, version'
@@ -122,8 +125,8 @@ my %SQL = (
 	verify    => 'SELECT problem, queue, state, batch_id FROM batchstate.verify($1::text)',
 	reconcile => 'SELECT added, removed FROM batchstate.reconcile($1::text)',
 );
-my %IS_CAS = (upd => 1, upds => 1, prim => 1);
-my %TAKES_ID = (upd => 1, upds => 1, prim => 1, get => 1, ensure => 1);
+my %IS_CAS = (upd => 1, upds => 1, updb => 1, prim => 1);
+my %TAKES_ID = (upd => 1, upds => 1, updb => 1, prim => 1, get => 1, ensure => 1);
 
 sub connect_db {
 	my $dbh = dbi_connect($NODE, $DB, undef, { pg_enable_utf8 => 1 })
@@ -153,7 +156,7 @@ sub run_op {
 	my $rec = { op => $op, a => $args };
 	if ($sth->execute(@$args)) {
 		my $rows = $sth->fetchall_arrayref;
-		if ($op =~ /^(upd|upds|prim|ensure)$/) {
+		if ($op =~ /^(upd|upds|updb|prim|ensure)$/) {
 			$rec->{r} = $rows->[0][0] ? 't' : 'f';
 		}
 		else {
@@ -261,9 +264,16 @@ sub client_main {
 			}
 			return ['upd', [ $id, $version_for->($id), $state_for->($id) ], $slow->()];
 		}
-		if ($r < 55) {    # update_score_and_state
+		if ($r < 50) {    # update_score_and_state
 			my $id = $known_target->($i);
 			return ['upds', [ $id, $version_for->($id), $score->(), $state_for->($id) ], $slow->()];
+		}
+		if ($r < 55) {    # update_batch: any of the fields, or none
+			my $id = $known_target->($i);
+			return ['updb', [ $id, $version_for->($id),
+					rand(100) < 50 ? $ids_array->('lr') : undef,
+					rand(100) < 50 ? $ids_array->('dep') : undef,
+					rand(100) < 50 ? $score->() : undef, $state_for->($id) ], $slow->()];
 		}
 		if ($r < 57) {    # the primitive, straight to a terminal state
 			my $id = $known_target->($i);
@@ -411,6 +421,13 @@ sub invalid_op {
 		sub { ['upds', [ $id, 1, undef, 'scored' ]] },
 		sub { ['upds', [ $id, $INT_MAX, '0.5', 'failed' ]] },
 		sub { ['upds', [ $id, 1, '0.5', pick(@BAD_STATES) ]] },
+		sub { ['updb', [ $id, 1, [ 'lr/1', undef ], undef, undef, 'scored' ]] },
+		sub { ['updb', [ $id, 1, undef, [ 'dep/1', '' ], undef, 'scored' ]] },
+		sub { ['updb', [ $id, 1, [ 'T' x 1025 ], undef, undef, 'scored' ]] },
+		sub { ['updb', [ $id, 1, undef, '{{x},{y}}', undef, 'scored' ]] },
+		sub { ['updb', [ $id, 1, undef, undef, pick('NaN', '1.5', '-1'), 'scored' ]] },
+		sub { ['updb', [ $id, undef, undef, undef, undef, 'scored' ]] },
+		sub { ['updb', [ $id, $INT_MAX, undef, undef, undef, 'failed' ]] },
 		sub { ['prim', [ $id, 0, 1, 'failed' ]] },
 		sub { ['prim', [ $id, 1, -1, 'failed' ]] },
 		sub { ['prim', [ $id, 1, 2, 'finished' ]] },
@@ -482,6 +499,7 @@ sub arg_error {
 		return '22023' unless ref $v;    # a multi-dimensional literal
 		return '22004' if grep { !defined } @$v;
 		return '22023' if grep { $_ eq '' } @$v;
+		return '22023' if !$of_states && grep { byte_len($_) > 1024 } @$v;
 		return '22023' if $of_states && grep { !$VALID{$_} } @$v;
 		return undef;
 	};
@@ -506,6 +524,13 @@ sub arg_error {
 	elsif ($op eq 'upds') {
 		@checks = ($key->($a->[0]), $version->($a->[1]), $score->($a->[2]), $state->($a->[3]));
 	}
+	elsif ($op eq 'updb') {
+		@checks = ((grep { !defined $a->[$_] } 0, 1, 5) ? '22004' : undef,
+			$key->($a->[0]), $version->($a->[1]), $state->($a->[5]),
+			defined $a->[2] ? $array->($a->[2]) : undef,
+			defined $a->[3] ? $array->($a->[3]) : undef,
+			defined $a->[4] ? $score->($a->[4]) : undef);
+	}
 	elsif ($op eq 'prim') {
 		@checks = ($key->($a->[0]), $version->($a->[1]), $version->($a->[2]), $state->($a->[3]));
 	}
@@ -513,7 +538,7 @@ sub arg_error {
 	elsif ($op eq 'list') { @checks = ($key->($a->[0]), $array->($a->[1], 1)) }
 	elsif ($op eq 'verify' || $op eq 'reconcile') { @checks = (defined $a->[0] ? $key->($a->[0]) : undef) }
 	for (@checks) { return $_ if defined }
-	return '22003' if ($op eq 'upd' || $op eq 'upds') && $a->[1] == $INT_MAX;
+	return '22003' if ($op eq 'upd' || $op eq 'upds' || $op eq 'updb') && $a->[1] == $INT_MAX;
 	return undef;
 }
 
@@ -566,7 +591,7 @@ declare(
 	'create_batch returned exactly the row it was given',
 	'each id was created at most once, and every 23505 names an id that exists',
 	'committed compare-and-set wins on a batch used each version exactly once, from its create on',
-	'every successful update_state/update_score_and_state was a legal move',
+	'every successful update_state/update_score_and_state/update_batch was a legal move',
 	'every 55000 was an illegal move from the state at that version',
 	'a false result never came from a batch known to be at that version',
 	'every batch_get and list row matches the model at its version',
@@ -584,6 +609,7 @@ declare(
 	'after the sweep and reconcile: exactly one membership row per non-terminal batch, under its state',
 	'after the sweep and reconcile: list_active, list_batches per state and membership_list_ids match the model',
 	'after the sweep and reconcile: reconcile() finds nothing more to do',
+	'dependents_of and batches_containing equal a scan of the batch rows',
 );
 
 # ============================================================================
@@ -719,7 +745,7 @@ sub check_all {
 		my $c = $creator{$id};
 		my ($q, $st, $contains, $deps, $score, $v0) =
 		  $c->{op} eq 'create_d' ? ($c->{a}[1], 'created', [], [], 0, 1) : @{ $c->{a} }[ 1 .. 6 ];
-		my $ch = { v0 => $v0, q => $q, contains => $contains, deps => $deps,
+		my $ch = { v0 => $v0, q => $q, ct => { $v0 => $contains }, dp => { $v0 => $deps },
 			st => { $v0 => $st }, sc => { $v0 => $score }, final => $v0, ok => 1 };
 		my @w = sort { $a->{a}[1] <=> $b->{a}[1] } @{ $wins{$id} // [] };
 		my $expect = $v0;
@@ -733,12 +759,15 @@ sub check_all {
 				last;
 			}
 			$ch->{st}{ $v + 1 } = $new;
-			$ch->{sc}{ $v + 1 } = $w->{op} eq 'upds' ? $w->{a}[2] : $ch->{sc}{$v};
+			$ch->{sc}{ $v + 1 } = $w->{op} eq 'upds' ? $w->{a}[2]
+			  : $w->{op} eq 'updb' && defined $w->{a}[4] ? $w->{a}[4] : $ch->{sc}{$v};
+			$ch->{ct}{ $v + 1 } = $w->{op} eq 'updb' && defined $w->{a}[2] ? $w->{a}[2] : $ch->{ct}{$v};
+			$ch->{dp}{ $v + 1 } = $w->{op} eq 'updb' && defined $w->{a}[3] ? $w->{a}[3] : $ch->{dp}{$v};
 			$ch->{final} = $v + 1;
 			$ch->{prim_from}{ $ch->{st}{$v} } = 1 if $w->{op} eq 'prim' && !$TERMINAL{ $ch->{st}{$v} };
 			$expect = $v + 1;
 			if ($w->{op} ne 'prim' && !legal_move($ch->{st}{$v}, $new)) {
-				violation('every successful update_state/update_score_and_state was a legal move',
+				violation('every successful update_state/update_score_and_state/update_batch was a legal move',
 					"\"$id\" moved $ch->{st}{$v} -> $new at v$v: " . show_rec($w));
 			}
 		}
@@ -1038,7 +1067,7 @@ sub check_final {
 		if (!$row) { violation($name, "\"$id\" is missing from batchstate.batch"); next }
 		next unless $ch->{ok};
 		my $f = $ch->{final};
-		my @want = ($ch->{q}, join(',', @{ $ch->{contains} }), join(',', @{ $ch->{deps} }),
+		my @want = ($ch->{q}, join(',', @{ $ch->{ct}{$f} }), join(',', @{ $ch->{dp}{$f} }),
 			$ch->{sc}{$f}, $ch->{st}{$f}, $f);
 		my @got = ($row->[1], join(',', @{ $row->[2] }), join(',', @{ $row->[3] }), $row->[4], $row->[5], $row->[6]);
 		if ($want[0] ne $got[0] || $want[1] ne $got[1] || $want[2] ne $got[2] || $want[3] != $got[3]
@@ -1138,6 +1167,28 @@ sub check_final {
 	$rec = fetch_rows($dbh, $SQL{reconcile}, undef);
 	violation($name, 'reconcile() returned ' . join(' | ', map { join(',', @$_) } @$rec))
 	  unless @$rec == 1 && $rec->[0][0] == 0 && $rec->[0][1] == 0;
+
+	# the reverse lookups read the batch rows, so after everything the load
+	# did (update_batch races, the primitives, the drift) they equal a scan:
+	# for every element any batch of a queue holds, and one none holds
+	$name = 'dependents_of and batches_containing equal a scan of the batch rows';
+	for my $look (['dependents_of', 'dependencies'], ['batches_containing', 'contains']) {
+		my ($fn, $col) = @$look;
+		for my $bad (@{ fetch_rows($dbh, qq{
+			SELECT k.q, k.x, t.f
+			FROM (SELECT DISTINCT b.queue AS q, x FROM batchstate.batch b, unnest(b.$col) AS x
+			      UNION SELECT q, 'none/at/all' FROM unnest(\$1::text[]) AS q) AS k,
+			     (VALUES (true), (false)) AS t(f)
+			WHERE ARRAY(SELECT id FROM batchstate.$fn(k.q, k.x, t.f))
+			      IS DISTINCT FROM
+			      ARRAY(SELECT id FROM batchstate.batch
+			            WHERE queue = k.q AND k.x = ANY ($col)
+			              AND (t.f OR NOT batchstate.is_terminal(state))
+			            ORDER BY id COLLATE "C")}, \@QUEUES) })
+		{
+			violation($name, "$fn(" . join(', ', @$bad) . ') differs from a scan of the batch rows');
+		}
+	}
 }
 
 # --- sabotage: prove the checks can fail ---------------------------------------
