@@ -168,6 +168,47 @@ if ($M0 && $M1)
 }
 else { fail("verify()/reconcile() combine the shards: no queue with an active batch on each shard (seed $seed)") }
 
+# --- batchstate 1.3 through the router: routed as their queue, merged ------------------
+{
+	my ($q0, $b1, $b2) = (lit($Q0), lit("$Q0/batch/8001"), lit("$Q0/batch/8002"));
+	is(join(' ', split /\n/, rq("SELECT (batchstate.create_batch($b1, $q0, 'speculating', '{lr-8001}')).state;
+		SELECT (batchstate.create_batch($b2, $q0, 'creating', '{lr-8002,lr-8001}')).state;
+		SELECT batchstate.update_batch($b2, 1, 'created', dependencies => ARRAY[$b1]);
+		SELECT batchstate.update_batch($b2, 1, 'failed')")),
+		'speculating creating t f',
+		'update_batch through the router: the promotion wins, a stale version returns false');
+	my $shard = 0;    # $Q0 is a queue of partition 0, on shard 0
+	for my $read (
+		[ 'dependents_of', "SELECT id, state FROM batchstate.dependents_of($q0, $b1, true)" ],
+		[ 'batches_containing', "SELECT id, state FROM batchstate.batches_containing($q0, 'lr-8001')" ],
+		[ 'queue_stats(queue)', "SELECT queue, state, batches, oldest_since FROM batchstate.queue_stats($q0)" ],
+		[ 'stuck_batches', "SELECT id FROM batchstate.stuck_batches($q0, '0', VARIADIC batchstate.non_terminal_states())" ])
+	{
+		my $want = sq($shard, $read->[1]);
+		isnt($want, '', "$read->[0]: the queue's shard has an answer");
+		is(rq($read->[1]), $want, "$read->[0] through the router answers as the queue's shard");
+	}
+	is(rq("SELECT string_agg(id, ',') FROM batchstate.dependents_of($q0, $b1)"), "$Q0/batch/8002",
+		'dependents_of through the router finds the promoted batch');
+	my $stats = q{SELECT queue, state, batches, oldest_since FROM batchstate.queue_stats()};
+	my $merged = join("\n", sort { (split /\|/, $a)[0] cmp (split /\|/, $b)[0] }
+		grep { $_ ne '' } split(/\n/, sq(0, $stats)), split(/\n/, sq(1, $stats)));
+	is(scalar(split /\n/, rq($stats)), scalar(split /\n/, $merged),
+		'queue_stats() through the router has the rows of both shards');
+	is(rq("SELECT string_agg(queue, ',' ORDER BY n) FROM (SELECT queue, row_number() OVER () AS n FROM batchstate.queue_stats()) s
+		WHERE n % 6 = 1"),
+		rq("SELECT string_agg(queue, ',' ORDER BY queue COLLATE \"C\") FROM (SELECT DISTINCT queue FROM batchstate.queue_stats()) s"),
+		'queue_stats() through the router: queues in byte order, six states each');
+	like(err("SELECT batchstate.update_batch('$Q0/batch/8002', 2, 'creating')"), qr/^55000 /,
+		'a forbidden update_batch raises 55000 through the router');
+	like(err("SELECT * FROM batchstate.stuck_batches($q0, '-1 day', 'created')"), qr/^22023 /,
+		'a negative interval raises 22023 through the router');
+	is(rq("SELECT count(*) FROM batchstate.list_batches($q0)"), 0,
+		'list_batches with no states through the router: nothing');
+	is(rq('SELECT batchstate.is_cancellable(\'merging\') || \'|\' || array_to_string(batchstate.active_states(), \',\')'),
+		'false|created,scored,speculating,merging,cancelling', 'the 1.3 policy functions answer on the router');
+}
+
 # --- roles: the grants router/README.md lists -----------------------------------------------
 sq($_, "CREATE ROLE queue_writer LOGIN; CREATE ROLE queue_reader LOGIN;
 	GRANT USAGE ON SCHEMA batchstate TO queue_writer, queue_reader;
