@@ -159,6 +159,18 @@ is($version->($fresh), $current, 'CREATE EXTENSION batchstate installs default_v
 my $fresh_catalog = catalog($node, $fresh);
 catalog_checks(catalog($node, $auto), $fresh_catalog, 'updated', 'fresh');
 
+# every released version updates straight to the default version, and the
+# result is a fresh install's
+for my $v (grep { $_ ne $base && $_ ne $current } @steps)
+{
+	my $from = create_db($node, "batchstate_upgrade_from_$v" =~ s/\./_/gr, extension => 0);
+	$q->($from, "CREATE EXTENSION batchstate VERSION '$v'");
+	workload($node, $from, $seed, 20);
+	$q->($from, 'ALTER EXTENSION batchstate UPDATE');
+	is($version->($from), $current, "from $v, ALTER EXTENSION batchstate UPDATE reaches $current");
+	catalog_checks(catalog($node, $from), $fresh_catalog, "updated-from-$v", 'fresh');
+}
+
 # The comparison can fail: two changes made inside a transaction that is
 # never committed must show up as exactly two differing objects.
 my $mutated = catalog($node, $auto, "BEGIN;\nALTER FUNCTION batchstate.verify(text) VOLATILE;\n"
@@ -166,6 +178,24 @@ my $mutated = catalog($node, $auto, "BEGIN;\nALTER FUNCTION batchstate.verify(te
 is(join(';', map { $_->[0] } grep { @{ $_->[1] } } catalog_diff($mutated, $fresh_catalog, 'mutated', 'fresh')),
 	'function batchstate.verify(pg_catalog.text);table batchstate.batch_state_membership',
 	'self-test: the comparison sees a changed volatility and a changed reloption');
+
+# --- 1.3 on the upgraded data: the GIN index was built over it, since was set -----------
+for my $look (['dependents_of', 'dependencies'], ['batches_containing', 'contains'])
+{
+	my ($fn, $col) = @$look;
+	is($q->($db, qq{SELECT count(*) FROM (SELECT DISTINCT b.queue AS q, x
+		FROM batchstate.batch b, unnest(b.$col) AS x) k
+		WHERE ARRAY(SELECT id FROM batchstate.$fn(k.q, k.x, true))
+		      IS DISTINCT FROM ARRAY(SELECT id FROM batchstate.batch
+		                             WHERE queue = k.q AND k.x = ANY ($col) ORDER BY id COLLATE "C")}),
+		0, "$fn on the upgraded data equals a scan of the batch rows");
+}
+is($q->($db, q{SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+	WHERE c.relname = 'batch_arrays_gin' AND i.indisvalid}), 1, 'the GIN index over the arrays is built and valid');
+is($q->($db, 'SELECT count(DISTINCT since) FROM batchstate.batch_state_membership'), 1,
+	'rows filed before the upgrade all carry the time of the upgrade');
+is($q->($db, q{SELECT count(*) FROM batchstate.queue_stats() WHERE batches > 0 AND oldest_since IS NULL}), 0,
+	'queue_stats answers on the upgraded data');
 
 # --- behaviour after the upgrade --------------------------------------------------------
 $q->($db, "SELECT batchstate.create_batch('after/1', 'q0', 'created', '{lr-a}', '{q0/batch/3}', 0.5)");
@@ -179,6 +209,10 @@ is(sqlstate($node, $db, "SELECT batchstate.update_state('after/1', 3, 'created')
 	'a forbidden move still raises 55000');
 is($q->($db, "SELECT string_agg(id, ',') FROM batchstate.list_batches('q0', 'speculating') WHERE id LIKE 'after/%'"),
 	'after/1', 'list_batches finds the new batch under its state');
+is($q->($db, "SELECT batchstate.update_batch('after/1', 3, 'speculating', dependencies => '{q0/batch/4}')"), 't',
+	'update_batch after the upgrade');
+is($q->($db, "SELECT string_agg(id, ',') FROM batchstate.dependents_of('q0', 'q0/batch/4') WHERE id LIKE 'after/%'"),
+	'after/1', 'dependents_of finds it after the upgrade');
 is($q->($db, "SELECT count(*) FROM batchstate.list_active('q1') WHERE id = 'q1/batch/1'"), 0,
 	'list_active skips a batch whose membership row is missing (hints only)');
 is_text(snapshot($node, $db, 1)->{verify}, $before->{verify}, 'verify() after new moves: still exactly the old drift');
