@@ -2,8 +2,10 @@
 # scripts/test.sh: every test, as CI runs it: packages, a build with
 # warnings as errors, then the stages, all of them even when one fails.
 #
-#   sudo scripts/test.sh                 every stage
-#   sudo scripts/test.sh regress stress  only those stages
+#   scripts/test.sh                      every stage, on PostgreSQL 15
+#   scripts/test.sh regress stress       only those stages
+#   scripts/test.sh --pg 18 [stage...]   on PostgreSQL 17 or 18, built once
+#                                        from Debian's sources (scripts/pg-build.sh)
 #
 # Stages: cppcheck (src/, no findings), regress and isolation (make
 # installcheck: pg_regress and the isolation specs) and pgtap (pg_prove of
@@ -14,9 +16,9 @@
 # The last line is always "batchstate: N passed, M failed", added up from
 # the runners' own counts: pg_regress's closing line, and TAP::Harness's
 # tally of every pgTAP and test/t assertion (test/perl/BatchstateTally.pm).
-# Exit 0 only when nothing failed and something ran.  PG_CONFIG chooses
-# the installation (default Debian's PostgreSQL 15), BATCHSTATE_PGPORT the
-# throwaway cluster's port.
+# Exit 0 only when nothing failed and something ran.  --pg (or PG_CONFIG)
+# chooses the installation (default Debian's PostgreSQL 15),
+# BATCHSTATE_PGPORT the throwaway cluster's port.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
@@ -171,10 +173,16 @@ on_exit() {
 	exit $?
 }
 
+PG_WANTED=''
 case ${1:-} in
 -h | --help)
-	echo "usage: scripts/test.sh [stage...]   (stages: ${CLUSTER_STAGES[*]} ${TAP_STAGES[*]}; default all)"
+	echo "usage: scripts/test.sh [--pg 15|17|18] [stage...]   (stages: ${CLUSTER_STAGES[*]} ${TAP_STAGES[*]}; default all)"
 	exit 0
+	;;
+--pg)
+	PG_WANTED=${2:-}
+	[[ $PG_WANTED =~ ^(15|17|18)$ ]] || die "--pg takes 15, 17 or 18, not \"$PG_WANTED\""
+	shift 2
 	;;
 esac
 selected=("$@")
@@ -190,7 +198,7 @@ for s in "${selected[@]}"; do
 	fi
 done
 
-ensure_root "$@"
+ensure_root ${PG_WANTED:+--pg "$PG_WANTED"} "$@"
 
 STARTED_CLUSTER=0 STEP=start
 LOG_DIR=$(mktemp -d /tmp/batchstate-test.XXXXXX)
@@ -199,6 +207,12 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 STEP=packages && install_deps
+if [ -n "$PG_WANTED" ] && [ "$PG_WANTED" != 15 ]; then
+	STEP=postgresql-$PG_WANTED
+	PG_CONFIG=$(bash "$REPO/scripts/pg-build.sh" "$PG_WANTED" | tail -n 1)
+	PG_BIN=$("$PG_CONFIG" --bindir)
+fi
+say "PostgreSQL: $("$PG_CONFIG" --version) ($PG_CONFIG)"
 STEP=build && build_install
 if ((${#cluster[@]})); then
 	STEP=cluster
