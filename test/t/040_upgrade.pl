@@ -66,8 +66,8 @@ my $provides = $meta->{provides}{batchstate} // {};
 is($meta->{name}, 'batchstate', 'META.json name');
 is($meta->{version}, $semver, "META.json version = control default_version as SemVer ($current -> $semver)");
 is($provides->{version}, $semver, 'META.json provides batchstate version = the distribution version');
-is($provides->{file}, "batchstate--$current.sql",
-	"META.json provides batchstate file = the default version's install script");
+is($provides->{file}, 'sql/batchstate.sql',
+	"META.json provides batchstate file = the source of the default version's install script");
 is($meta->{'meta-spec'}{version}, '1.0.0', 'META.json meta-spec version');
 is($meta->{license}, 'postgresql', 'META.json license');
 is(join(',', ref $meta->{maintainer} ? @{ $meta->{maintainer} } : $meta->{maintainer} // ''),

@@ -20,7 +20,7 @@ my $wait = $ENV{CRON_WAIT} // 75;
 my $db = 'batchstate_cron';
 my ($writer, $nobody) = ('batchstate_cron_writer', 'batchstate_cron_nogrant');
 
-plan skip_all => 'pg_cron is not installed (Debian: postgresql-15-cron)'
+plan skip_all => 'pg_cron is not installed for PostgreSQL ' . (pg_config('--version') =~ s/^PostgreSQL ([0-9]+).*/$1/sr) . ' (Debian 12 packages it for 15 only: postgresql-15-cron)'
   unless -f pg_config('--sharedir') . '/extension/pg_cron.control';
 
 my $node = start_node('cron');
