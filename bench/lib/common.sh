@@ -66,9 +66,13 @@ cpu_ticks() {
 }
 
 # wait_progress LOG N PID: wait until LOG holds N pgbench progress lines
-# (false if pgbench ended first)
+# (false if pgbench ended first).  LOG may not exist yet: the background
+# pgbench's shell opens it after the caller goes on.
 wait_progress() {
-	while (($(grep -c '^progress: ' "$1" 2>/dev/null || true) < $2)); do
+	local n
+	while :; do
+		n=$(grep -c '^progress: ' "$1" 2>/dev/null) || true
+		((${n:-0} >= $2)) && return 0
 		kill -0 "$3" 2>/dev/null || return 1
 		sleep 0.05
 	done
