@@ -51,14 +51,6 @@ set -euo pipefail
 REPO=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
 BENCH=$REPO/bench
 
-# The installation: PG_BIN and PG_CONFIG from the environment, either one
-# naming the other (default: Debian's PostgreSQL 15)
-if [ -z "${PG_BIN:-}" ] && [ -n "${PG_CONFIG:-}" ]; then
-	PG_BIN=$("$PG_CONFIG" --bindir 2>/dev/null) || PG_BIN=$(dirname -- "$PG_CONFIG")
-fi
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-PG_CONFIG=${PG_CONFIG:-$PG_BIN/pg_config}
-
 # shellcheck source=bench/lib/common.sh
 . "$BENCH/lib/common.sh"
 # shellcheck source=bench/lib/prepare.sh
@@ -223,6 +215,7 @@ full_run() {
 
 parse_options "$@"
 check_options
+choose_installation
 choose_user "$@"
 make_out
 check_tools

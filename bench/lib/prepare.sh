@@ -5,6 +5,21 @@
 
 BUILD_LOCK=/tmp/batchstate-build.lock
 
+# choose_installation: PG_BIN and PG_CONFIG from the environment, either one
+# naming the other (default: Debian's PostgreSQL 15); both given, they must agree
+choose_installation() {
+	local bindir
+	if [ -n "${PG_BIN:-}" ] && [ -n "${PG_CONFIG:-}" ]; then
+		bindir=$("$PG_CONFIG" --bindir 2>/dev/null) || die "PG_CONFIG=$PG_CONFIG does not run"
+		[ "$(readlink -f -- "$bindir")" = "$(readlink -f -- "$PG_BIN")" ] ||
+			die "PG_BIN=$PG_BIN and PG_CONFIG=$PG_CONFIG (bindir $bindir) name two installations: give one of them"
+	elif [ -n "${PG_CONFIG:-}" ]; then
+		PG_BIN=$("$PG_CONFIG" --bindir 2>/dev/null) || die "PG_CONFIG=$PG_CONFIG does not run"
+	fi
+	PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+	PG_CONFIG=${PG_CONFIG:-$PG_BIN/pg_config}
+}
+
 # install_writable: true when this user can install the extension into $PG_CONFIG's installation
 install_writable() {
 	local lib share
