@@ -42,6 +42,10 @@ cluster_up() {
 	pgserver_start "$CL/data" "$CL/log" "$PORT" "$CL/sock" ||
 		die "the cluster did not start: $(tail -n 20 "$CL/log" 2>/dev/null)"
 	pgserver_env "$CL/sock" "$PORT"
+	# pgbench's sessions must be named pgbench (pgbench_backends finds them
+	# by that name), which a PGAPPNAME would override: PostgreSQL's TAP
+	# framework sets it to the test file's name
+	unset PGAPPNAME
 	say "cluster: $CL (port $PORT, mode $MODE), results: $OUT"
 }
 
