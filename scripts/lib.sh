@@ -107,9 +107,13 @@ fix_ownership() {
 #
 # It listens on a unix socket only (listen_addresses = ''), so the port
 # just names the socket file and cannot clash with other servers.
+# initdb, start and stop go through scripts/pgserver.sh, as the benchmark's do.
 
-# (from /, which the postgres user can always enter)
-pg_as_postgres() { (cd / && runuser -u postgres -- "$@"); }
+# shellcheck source=scripts/pgserver.sh
+. "$REPO/scripts/pgserver.sh"
+
+# pg_as_postgres CMD...: run CMD as the postgres user (these scripts run as root)
+pg_as_postgres() { pgserver_as "$@"; }
 
 # cluster_dir_usable DIR: can the postgres user own and use DIR?  Makes DIR.
 cluster_dir_usable() {
@@ -156,11 +160,10 @@ cluster_resolve() {
 	fi
 }
 
-cluster_env() {
-	export PGHOST=$CLUSTER_DIR/sock PGPORT=$BATCHSTATE_PGPORT PGUSER=postgres
-	unset PGHOSTADDR PGSERVICE PGDATABASE PGOPTIONS PGPASSWORD
-}
+# cluster_env: point libpq at the cluster
+cluster_env() { pgserver_env "$CLUSTER_DIR/sock" "$BATCHSTATE_PGPORT"; }
 
+# cluster_init: initdb the cluster unless it exists, with the settings above
 cluster_init() {
 	local data=$CLUSTER_DIR/data
 	[ -f "$data/PG_VERSION" ] && return 0
@@ -171,18 +174,16 @@ cluster_init() {
 	# byte order, so that every test proves batchstate orders by
 	# COLLATE "C" itself rather than inheriting it from the database.
 	local locale=(--no-locale)
-	if locale -a 2>/dev/null | grep -qix 'c\.utf-\?8'; then
+	if pgserver_has_c_utf8; then
 		locale=(--locale=C.UTF-8)
 	fi
 	locale+=(--locale-provider=icu --icu-locale=en-US)
 	say "creating a PostgreSQL 15 cluster in $CLUSTER_DIR"
 	local log
 	log=$(mktemp)
-	if ! pg_as_postgres "$PG_BIN/initdb" -D "$data" -A trust -U postgres --no-sync \
-		"${locale[@]}" -E UTF8 >"$log" 2>&1; then
+	if ! pgserver_init "$data" "$log" "${locale[@]}" -E UTF8; then
 		cat "$log" >&2
 		rm -f "$log"
-		rm -rf -- "$data"
 		die "initdb failed (output above)"
 	fi
 	rm -f "$log"
@@ -197,10 +198,8 @@ cluster_init() {
 	EOF
 }
 
-cluster_is_running() {
-	[ -f "$CLUSTER_DIR/data/PG_VERSION" ] &&
-		pg_as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" status >/dev/null 2>&1
-}
+# cluster_is_running: true when the cluster's server runs
+cluster_is_running() { pgserver_running "$CLUSTER_DIR/data"; }
 
 # cluster_start: idempotent; a running cluster is reused, a stale
 # postmaster.pid left by a killed server is handled by pg_ctl.
@@ -208,8 +207,7 @@ cluster_start() {
 	cluster_resolve create
 	cluster_init
 	if cluster_is_running; then
-		# line 4 of postmaster.pid is the port
-		if [ "$(sed -n 4p "$CLUSTER_DIR/data/postmaster.pid" 2>/dev/null)" = "$BATCHSTATE_PGPORT" ]; then
+		if [ "$(pgserver_port "$CLUSTER_DIR/data")" = "$BATCHSTATE_PGPORT" ]; then
 			cluster_env
 			"$PG_BIN/pg_isready" -q -t 30 ||
 				die "the cluster in $CLUSTER_DIR runs but does not accept connections (log: $CLUSTER_DIR/log)"
@@ -220,8 +218,7 @@ cluster_start() {
 		cluster_stop
 	fi
 	pg_as_postgres mkdir -p "$CLUSTER_DIR/sock"
-	if ! pg_as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/log" -w -t 120 \
-		-o "-p $BATCHSTATE_PGPORT -k '$CLUSTER_DIR/sock'" start >/dev/null 2>&1; then
+	if ! pgserver_start "$CLUSTER_DIR/data" "$CLUSTER_DIR/log" "$BATCHSTATE_PGPORT" "$CLUSTER_DIR/sock"; then
 		tail -n 30 "$CLUSTER_DIR/log" >&2 2>/dev/null || true
 		die "the cluster did not start (server log above: $CLUSTER_DIR/log)"
 	fi
@@ -234,17 +231,18 @@ cluster_start() {
 cluster_connect() {
 	cluster_resolve
 	if cluster_is_running; then
-		BATCHSTATE_PGPORT=$(sed -n 4p "$CLUSTER_DIR/data/postmaster.pid")
+		BATCHSTATE_PGPORT=$(pgserver_port "$CLUSTER_DIR/data")
 		cluster_env
 	else
 		cluster_start
 	fi
 }
 
+# cluster_stop: stop the cluster (fast shutdown) when it runs
 cluster_stop() {
 	cluster_resolve
 	if cluster_is_running; then
-		pg_as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -m fast -w -t 120 stop >/dev/null
+		pgserver_stop "$CLUSTER_DIR/data"
 		say "cluster stopped ($CLUSTER_DIR)"
 	fi
 }
