@@ -78,3 +78,9 @@ dist:
 	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ \
 		-o $(EXTENSION)-$(EXTVERSION).zip HEAD
 .PHONY: dist
+
+# Debian packages (postgresql-N-batchstate, postgresql-N-batchstate-router)
+# in debs/, built as Debian builds extensions: doc/packaging.md
+deb:
+	bash scripts/package.sh build debs
+.PHONY: deb
