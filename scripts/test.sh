@@ -11,7 +11,9 @@
 # installcheck: pg_regress and the isolation specs) and pgtap (pg_prove of
 # test/pgtap/*.sql) on the throwaway cluster of scripts/lib.sh; then one
 # stage per TAP file test/t/NNN_NAME.pl, all run by one make
-# prove_installcheck, each file starting the clusters it needs.
+# prove_installcheck, each file starting the clusters it needs; last,
+# package (scripts/package.sh: the Debian packages built from the checkout
+# and tested in a clean Debian 12 root; PostgreSQL 15 only).
 #
 # The last line is always "batchstate: N passed, M failed", added up from
 # the runners' own counts: pg_regress's closing line, and TAP::Harness's
@@ -24,6 +26,7 @@ set -euo pipefail
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 CLUSTER_STAGES=(cppcheck regress isolation pgtap)
+LAST_STAGES=(package) # after the TAP files, on their own
 TAP_STAGES=() # test/t/010_stress.pl is the stage "stress"
 for f in "$REPO"/test/t/[0-9]*_*.pl; do
 	[ -e "$f" ] && f=${f##*/} && f=${f#*_} && TAP_STAGES+=("${f%.pl}")
@@ -138,6 +141,26 @@ stage_tap() {
 	say "the TAP files' clusters and logs are kept in $TAP_DIR/tmp_check"
 }
 
+# stage_package: the Debian packages, built from this checkout by
+# scripts/package.sh and tested in a clean Debian 12 root (installed with
+# apt-get, both suites against the installed files, purged); PostgreSQL 15
+# only, Debian 12's one packaged version.  Its closing line
+# "package: N passed, M failed" counts.
+stage_package() {
+	local log=$LOG_DIR/package.log debs rc=0 p=0 f=0
+	if [ "$("$PG_CONFIG" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')" != 15 ]; then
+		record package 0 0 "skipped: packages are built for Debian 12's PostgreSQL 15 only"
+		return 0
+	fi
+	debs=$(mktemp -d /tmp/batchstate-debs.XXXXXX)
+	{ bash "$REPO/scripts/package.sh" build "$debs" && bash "$REPO/scripts/package.sh" test "$debs"; } 2>&1 |
+		tee "$log" || rc=$?
+	rm -rf -- "$debs"
+	read -r p f < <(sed -n -E 's/^package: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$log" | tail -n 1) || true
+	((rc == 0)) || ((f > 0)) || f=1
+	record package "${p:-0}" "${f:-0}" "$( ((rc == 0)) || echo "exit status $rc")"
+}
+
 # --- the runner --------------------------------------------------------------------
 
 RESULTS=() # "name<TAB>passed<TAB>failed<TAB>note"
@@ -176,7 +199,7 @@ on_exit() {
 PG_WANTED=''
 case ${1:-} in
 -h | --help)
-	echo "usage: scripts/test.sh [--pg 15|17|18] [stage...]   (stages: ${CLUSTER_STAGES[*]} ${TAP_STAGES[*]}; default all)"
+	echo "usage: scripts/test.sh [--pg 15|17|18] [stage...]   (stages: ${CLUSTER_STAGES[*]} ${TAP_STAGES[*]} ${LAST_STAGES[*]}; default all)"
 	exit 0
 	;;
 --pg)
@@ -186,15 +209,17 @@ case ${1:-} in
 	;;
 esac
 selected=("$@")
-((${#selected[@]})) || selected=("${CLUSTER_STAGES[@]}" "${TAP_STAGES[@]}")
-cluster=() tap=()
+((${#selected[@]})) || selected=("${CLUSTER_STAGES[@]}" "${TAP_STAGES[@]}" "${LAST_STAGES[@]}")
+cluster=() tap=() last=()
 for s in "${selected[@]}"; do
 	if [[ " ${CLUSTER_STAGES[*]} " == *" $s "* ]]; then
 		cluster+=("$s")
 	elif [[ " ${TAP_STAGES[*]} " == *" $s "* ]]; then
 		tap+=("$s")
+	elif [[ " ${LAST_STAGES[*]} " == *" $s "* ]]; then
+		last+=("$s")
 	else
-		die "no stage \"$s\" (stages: ${CLUSTER_STAGES[*]} ${TAP_STAGES[*]})"
+		die "no stage \"$s\" (stages: ${CLUSTER_STAGES[*]} ${TAP_STAGES[*]} ${LAST_STAGES[*]})"
 	fi
 done
 
@@ -228,4 +253,8 @@ if ((${#tap[@]})); then
 	printf '\n==== TAP files: %s\n' "${tap[*]}"
 	STEP=tap && stage_tap "${tap[@]}"
 fi
+for s in "${last[@]}"; do
+	printf '\n==== %s\n' "$s"
+	STEP=$s && "stage_$s"
+done
 STEP=finished
