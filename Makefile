@@ -5,7 +5,7 @@ EXTENSION = batchstate
 EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
 
 MODULE_big = batchstate
-OBJS = src/batchstate.o src/app.o src/store.o src/guard.o src/policy.o
+OBJS = src/batchstate.o src/app.o src/store.o src/guard.o src/policy.o src/router.o
 
 # The install script of the current version is made from sql/batchstate.sql;
 # the upgrade steps of released versions stay as they were written.

@@ -245,10 +245,10 @@ rq("INSERT INTO public.plan VALUES ($lq0, $new0, '{}', 'created', 1, 0)");
 note 'stopping shard 1';
 $shard1->stop;
 my $socket = $shard1->host . '/.s.PGSQL.' . $shard1->port;
-like(err("SELECT * FROM batchstate.list_active($lq1)"),
-	qr/^XX000 .*connection to server on socket "\Q$socket\E" failed/,
-	'shard 1 down: a read for its queue fails with a connection error naming the shard');
-like(err('SELECT batchstate.create_batch(' . lit("$Q1/batch/7002") . ", $lq1)"), qr/^XX000 .*connection to server/,
+my $down = qr/^08001 partition 1 \(host=\Q${\ $shard1->host }\E port=${\ $shard1->port } dbname=\w+\): could not connect \| .*connection to server on socket "\Q$socket\E" failed/s;
+like(err("SELECT * FROM batchstate.list_active($lq1)"), $down,
+	"shard 1 down: a read for its queue fails with 08001 naming the partition and where it is, libpq's reason in the detail");
+like(err('SELECT batchstate.create_batch(' . lit("$Q1/batch/7002") . ", $lq1)"), $down,
 	'shard 1 down: a write for its queue fails the same way');
 my $new2 = lit("$Q0/batch/7002");
 my $out2 = rq("SELECT batchstate.create_batch($new2, $lq0); SELECT batchstate.update_state($new2, 1, 'scored')", 1);
@@ -258,8 +258,8 @@ is(rq("SELECT count(*) FILTER (WHERE (b.state, b.version) IS DISTINCT FROM (p.fi
 	FROM public.plan p, LATERAL batchstate.batch_get(p.id) b
 	WHERE batchstate_router.partition_of(p.queue) = 0", 1), '0 differ',
 	"shard 1 down: every batch of shard 0's queues reads back as planned");
-like(err('SELECT * FROM batchstate.verify()'), qr/^XX000 .*connection to server/,
-	'shard 1 down: verify() of every queue fails (it needs every shard)');
+like(err('SELECT * FROM batchstate.verify()'), $down,
+	'shard 1 down: verify() of every queue fails (it needs every shard), naming the one it could not reach');
 is(rq("SELECT count(*) FROM batchstate.verify($lq0)", 1), 0, 'shard 1 down: verify() of a shard 0 queue works');
 is(rq("SELECT batchstate.can_transition('merging', 'succeeded') || '|' || batchstate.is_terminal('created')", 1),
 	'true|false', 'shard 1 down: the policy still answers on the router');
@@ -316,7 +316,7 @@ $session->disconnect;
 # step 1 of the recipe by hand, to look at the fence (move_partition sets it again)
 rq($fence);
 like(err('SELECT * FROM batchstate.list_active(' . lit($QP2) . ')'),
-	qr/^XX000 .*database "batchstate_p2_is_moving" does not exist/,
+	qr/^08001 partition 2 \(.* dbname=batchstate_p2_is_moving\): could not connect \| .*database "batchstate_p2_is_moving" does not exist/s,
 	'while fenced, calls for partition 2 fail at once naming the move');
 like(rq('SELECT count(*) FROM batchstate.list_active(' . lit($QP0) . ')', 1), qr/^\d+$/,
 	'while fenced, calls for other partitions work');

@@ -4,8 +4,8 @@
 #
 #   my $inst = private_install(DIR);   # { path, bin, lib, ext }
 #   release_install(DIR);              # a private copy for the upgrade path
-#   released_versions();               # ([version, commit], ...), oldest first
-#   released_file(COMMIT, FILE);       # FILE as of COMMIT
+#   released_versions(CONTROL);        # ([version, commit], ...), oldest first
+#   released_file(COMMIT, FILE);       # FILE (a path in the checkout) as of COMMIT
 #   git(ARGS...), git_ok(ARGS...)      # git in the checkout
 #
 # The upgrade and dump tests install the oldest release from git history,
@@ -108,17 +108,20 @@ sub git
 	return $out;
 }
 
-# released_versions(): [version, commit] of every version that was
-# batchstate.control's default_version before the current one, oldest
-# first; commit is the release, the last commit whose control file still
-# named it (the parent of the commit that moved default_version on).
+# released_versions(CONTROL): [version, commit] of every version that was
+# the default_version of CONTROL (default batchstate.control; a path in
+# the checkout) before the current one, oldest first; commit is the
+# release, the last commit whose control file still named it (the parent
+# of the commit that moved default_version on).
 sub released_versions
 {
+	my ($control) = @_;
+	$control //= 'batchstate.control';
 	my (@released, $previous);
 	for my $commit (reverse split /\n/,
-		git('log', '--format=%H', 'HEAD', '--', 'batchstate.control'))
+		git('log', '--format=%H', 'HEAD', '--', $control))
 	{
-		my ($v) = git('show', "$commit:batchstate.control") =~
+		my ($v) = git('show', "$commit:$control") =~
 		  /^default_version\s*=\s*'([^']+)'/m;
 		next unless defined $v;
 		push @released, [ $previous, git('rev-parse', "$commit^") =~ s/\s+\z//r ]
@@ -128,7 +131,7 @@ sub released_versions
 	return @released;
 }
 
-# released_file(COMMIT, FILE): FILE of the checkout's top directory as of COMMIT
+# released_file(COMMIT, FILE): FILE, a path in the checkout, as of COMMIT
 sub released_file
 {
 	my ($commit, $file) = @_;

@@ -3,11 +3,13 @@
 # plan of queues and batches (table public.plan on the router) and checks
 # of the data against it.
 #
-#   my @nodes = setup();    # (router, shard 0, shard 1), databases made
+#   my @nodes = setup(router_install => DIR)
+#                           # (router, shard 0, shard 1), databases made;
+#                           # the router on that installation if given
 #   rq(SQL, ALL), sq(N, SQL, ALL), rq_as(ROLE, SQL)
 #                           # SQL on the router / on shard N: its output (and
 #                           # errors with ALL); on the router as ROLE
-#   err(SQL)                # on the router: 'SQLSTATE message | hint' or 'no error'
+#   err(SQL)                # on the router: 'SQLSTATE message | hint | detail' or 'no error'
 #   part(N), conninfo(N)    # shard N as a partition names it; a node's database
 package BatchstateTest::Router;
 
@@ -28,18 +30,21 @@ my @NODES;
 
 sub setup
 {
-	@NODES = map { start_node($_) } qw(router shard0 shard1);
+	my (%opt) = @_;
+	@NODES = map { start_node($_, $_ eq 'router' && $opt{router_install} ? (install_path => $opt{router_install}) : ()) }
+	  qw(router shard0 shard1);
 	create_db($NODES[$_], $SDB, extension => 0) for 1, 2;
 	create_db($NODES[0], $RDB, extension => 0);
-	# err(sql) runs sql and returns 'SQLSTATE message | hint', or 'no error'
+	# err(sql) runs sql and returns 'SQLSTATE message | hint | detail', or 'no error'
 	rq(q{CREATE FUNCTION public.err(sql text) RETURNS text LANGUAGE plpgsql AS $f$
-		DECLARE s text; m text; h text;
+		DECLARE s text; m text; h text; d text;
 		BEGIN
 		    EXECUTE sql;
 		    RETURN 'no error';
 		EXCEPTION WHEN OTHERS THEN
-		    GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, h = PG_EXCEPTION_HINT;
-		    RETURN s || ' ' || m || ' | ' || h;
+		    GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, h = PG_EXCEPTION_HINT,
+		        d = PG_EXCEPTION_DETAIL;
+		    RETURN s || ' ' || m || ' | ' || h || ' | ' || d;
 		END $f$});
 	return @NODES;
 }
