@@ -444,8 +444,8 @@ AS '$libdir/batchstate', 'batchstate_router_raise'
 LANGUAGE C VOLATILE;
 
 -- Whether an error caught around a proxied call came from its shard, from
--- the connection to it, or from the deadline (then raise_from_shard names
--- the shard); errors of the router itself (routing, rights) are not.
+-- the connection to it, or from the deadline; errors of the router itself
+-- (routing, rights) did not.
 CREATE FUNCTION batchstate_router.from_shard(sqlstate text, message text)
 RETURNS boolean
 LANGUAGE sql VOLATILE
@@ -455,24 +455,28 @@ AS $$
         OR (sqlstate = '55P03' AND batchstate_router.expired_deadline() IS NOT NULL)
 $$;
 
--- Raise again an error that from_shard() says came from partition p:
+-- Raise again an error caught around a proxied call, without the router's
+-- own context lines.  With p NULL (the router's own error) as it was; else,
+-- from_shard() having said it came from partition p:
 --   the shard's own error: its SQLSTATE, message, detail and hint, the
 --     message prefixed with the partition;
 --   no answer within the bound: 08006;
 --   no connection: 08001; a connection lost during the call: 08006;
 --   anything else PL/Proxy says: its SQLSTATE, prefixed with the partition.
-CREATE FUNCTION batchstate_router.raise_from_shard(
+CREATE FUNCTION batchstate_router.raise_again(
     p integer, sqlstate text, message text, detail text, hint text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-    shard text := batchstate_router.shard(p);
+    shard text := coalesce(batchstate_router.shard(p), '');
     remote text[] := regexp_match(message, '^\S+\(\d+\): \[[^]]*\] REMOTE [^:]*: (.*)$', 's');
     proxy text := substring(message FROM '^PL/Proxy function \S+\(\d+\): (.*)$');
     libpq text[] := regexp_match(proxy, '^\[[^]]*\] (\S+): (.*)$', 's');
 BEGIN
-    IF remote IS NOT NULL THEN
+    IF p IS NULL THEN
+        PERFORM batchstate_router.raise(sqlstate, message, nullif(detail, ''), nullif(hint, ''));
+    ELSIF remote IS NOT NULL THEN
         PERFORM batchstate_router.raise(sqlstate, shard || ': ' || remote[1],
                                         substring(detail FROM '^Remote detail: (.*)$'),
                                         substring(hint FROM '^Remote hint: (.*)$'));
@@ -483,7 +487,8 @@ BEGIN
                             batchstate_router.timeout()::text)),
             'The shard may yet carry out the call when it answers again.',
             'This session connects to the shard afresh at its next call. '
-            'The bound is the query_timeout of the server batchstate_shards (batchstate_router.configure).');
+            'The bound is the query_timeout of the server batchstate_shards (batchstate_router.configure), '
+            'or less when the statement''s timeout comes first.');
     ELSIF libpq[1] IN ('PQconnectStart', 'PQconnectPoll') THEN
         PERFORM batchstate_router.raise('08001', shard || ': could not connect',
                                         rtrim(libpq[2], E' \n\t'), NULL);
@@ -672,11 +677,10 @@ BEGIN
                 GET STACKED DIAGNOSTICS err_sqlstate = RETURNED_SQLSTATE,
                     err_message = MESSAGE_TEXT, err_detail = PG_EXCEPTION_DETAIL,
                     err_hint = PG_EXCEPTION_HINT;
-                IF batchstate_router.from_shard(err_sqlstate, err_message) THEN
-                    PERFORM batchstate_router.raise_from_shard(batchstate_router.partition_of(%6$s),
-                        err_sqlstate, err_message, err_detail, err_hint);
-                END IF;
-                RAISE;
+                PERFORM batchstate_router.raise_again(
+                    CASE WHEN batchstate_router.from_shard(err_sqlstate, err_message)
+                         THEN batchstate_router.partition_of(%6$s) END,
+                    err_sqlstate, err_message, err_detail, err_hint);
             END
             $body$
             $public$,
@@ -752,11 +756,9 @@ BEGIN
             GET STACKED DIAGNOSTICS err_sqlstate = RETURNED_SQLSTATE,
                 err_message = MESSAGE_TEXT, err_detail = PG_EXCEPTION_DETAIL,
                 err_hint = PG_EXCEPTION_HINT;
-            IF batchstate_router.from_shard(err_sqlstate, err_message) THEN
-                PERFORM batchstate_router.raise_from_shard(p, err_sqlstate, err_message,
-                                                           err_detail, err_hint);
-            END IF;
-            RAISE;
+            PERFORM batchstate_router.raise_again(
+                CASE WHEN batchstate_router.from_shard(err_sqlstate, err_message) THEN p END,
+                err_sqlstate, err_message, err_detail, err_hint);
         END;
     END LOOP;
 END
