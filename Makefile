@@ -80,7 +80,7 @@ dist:
 .PHONY: dist
 
 # Debian packages (postgresql-N-batchstate, postgresql-N-batchstate-router)
-# in debs/, built as Debian builds extensions: doc/packaging.md
+# in debs/, built as Debian builds extensions: README.md, Installing from Debian packages
 deb:
 	bash scripts/package.sh build debs
 .PHONY: deb
