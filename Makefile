@@ -41,6 +41,14 @@ $(error batchstate needs PostgreSQL 15 or later; $(PG_CONFIG) is $(shell $(PG_CO
 endif
 include $(PGXS)
 
+# Building needs the C compiler PostgreSQL was built with (installcheck and
+# the TAP files do not: they run against what is installed).
+ifneq ($(filter-out installcheck check-server-version prove_installcheck clean distclean dist deb,$(or $(MAKECMDGOALS),all)),)
+ifeq ($(shell command -v $(firstword $(CC)) 2>/dev/null),)
+$(error the C compiler "$(firstword $(CC))" that $(PG_CONFIG) names is not installed: install it and make (Debian: apt-get install build-essential))
+endif
+endif
+
 $(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql $(EXTENSION).control
 	cp $< $@
 
