@@ -178,7 +178,7 @@ summary() {
 		IFS=$'\t' read -r name p f note <<<"$r"
 		status=PASS
 		((f == 0)) || status=FAIL
-		printf '  %-10s %s %5d passed, %d failed%s\n' "$name" "$status" "$p" "$f" "${note:+  ($note)}"
+		printf '  %-13s %s %5d passed, %d failed%s\n' "$name" "$status" "$p" "$f" "${note:+  ($note)}"
 		passed=$((passed + p)) failed=$((failed + f))
 	done
 	printf 'batchstate: %d passed, %d failed\n' "$passed" "$failed"
