@@ -41,6 +41,7 @@ use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(sleep);
 
 my @suites = split ' ', $ENV{SANITIZER_SUITES} // 'regress isolation hostile';
 my $work = PostgreSQL::Test::Utils::tempdir;
@@ -188,7 +189,15 @@ $node->psql('postgres', "CREATE FUNCTION pg_temp.canary(int) RETURNS int
 sleep 1;
 ok((grep { slurp_file($_) =~ /heap-buffer-overflow/ } glob("$reports/asan*")),
 	'the set-up catches errors: a deliberate heap overflow was reported');
-$node->poll_query_until('postgres', 'SELECT true')
-  or diag('the server did not come back after the canary');
+# wait for the server's recovery from the canary, asking with pg_isready:
+# poll_query_until writes its query to a psql that may already have given
+# up on a server still recovering, and dies of the broken pipe (seen on 18)
+my $back = 0;
+for (1 .. 600)
+{
+	last if ($back = run_log([ bin_of($node, 'pg_isready'), '-q', '-h', $node->host, '-p', $node->port ]));
+	sleep 0.1;
+}
+diag('the server did not come back after the canary') unless $back;
 
 done_testing();
