@@ -26,6 +26,10 @@ ISOLATION_OPTS = --inputdir=test/isolation --load-extension=batchstate
 TAP_TESTS = 1
 PROVE_TESTS ?= test/t/*.pl
 
+# make clean removes the record of the server the objects were built for
+# (.pg-version, below) with them
+EXTRA_CLEAN = .pg-version
+
 # The server's headers are system headers: -Wextra applies to our code only.
 PG_CPPFLAGS = -isystem $(includedir_server)
 
@@ -51,6 +55,17 @@ endif
 
 $(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql $(EXTENSION).control
 	cp $< $@
+
+# The objects remember the server they were compiled for: .pg-version holds
+# pg_config's version and header directory, and changes when make runs with
+# another PG_CONFIG, so that one tree built for 15 and then for 18 recompiles
+# instead of installing objects made with another server's headers.
+PG_BUILT_FOR := $(shell $(PG_CONFIG) --version) $(includedir_server)
+.pg-version: FORCE
+	@echo '$(PG_BUILT_FOR)' | cmp -s - $@ || echo '$(PG_BUILT_FOR)' > $@
+$(OBJS) $(OBJS:.o=.bc): .pg-version
+FORCE:
+.PHONY: FORCE
 
 # installcheck runs against the server PGHOST/PGPORT/PGUSER name: it must be
 # the PostgreSQL major version this build is for, or it cannot load it.
