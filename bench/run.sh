@@ -2,9 +2,11 @@
 # bench/run.sh: the batchstate benchmark on a throwaway cluster of its own:
 # the extension side by side with PL/pgSQL, hand-fused SQL and client round trips.
 #
-#   sudo bench/run.sh                 full run (about 18 minutes; 19 with --perf); results in bench/results/
-#   sudo bench/run.sh --smoke         about a minute: proves every part works (CI); no thresholds
+#   sudo bench/run.sh                 full run (about 35 minutes; 36 with --perf); results in bench/results/
+#   sudo bench/run.sh --smoke         about 4 minutes: proves every part works (CI); no thresholds
 #   sudo bench/run.sh --soak          5 minutes of lifecycles + lists on stock settings
+#   sudo bench/run.sh --only shape,instructions    some phases of the full run
+#   sudo bench/run.sh --pg 18 ...     on PostgreSQL 17 or 18 (scripts/pg-build.sh)
 #
 # What it measures (BENCHMARKS.md has the results and how to read them):
 #   lifecycle  one batch lifecycle per pgbench transaction (create, scored,
@@ -17,16 +19,23 @@
 #                fused_idem  the floor with idempotent filing (ON CONFLICT DO
 #                            NOTHING), as API.md's functions file
 #                round_trips one client round trip per statement
+#   shape      the lifecycle as a controller calls it: ids shaped like real
+#              ones ('q12/batch/' and a number below 10^15, scattered), 64
+#              queues, create_batch(id, queue) with its defaults; the
+#              extension against fused_idem on the same shape
 #   list       list_batches on a queue of 100 live batches with 0, 10k, 100k
 #              and 1M finished batches of history (one database per size,
-#              interleaved per round)
+#              interleaved per round); at the smallest and the largest
+#              size also dependents_of, batches_containing, queue_stats and
+#              stuck_batches, and the sizes of the table and its indexes
 #   memory     per-backend memory of the extension's backends over a longer
 #              run (pg_log_backend_memory_contexts, "Grand total" lines)
 #   perf       (--perf) a perf profile of the extension's backends
 #   instructions  user-space instructions per lifecycle of the extension,
-#              PL/pgSQL and both floors, counted by valgrind's callgrind in a
-#              single-user backend: free of the machine's noise and of the
-#              kernel (--no-instructions skips it)
+#              PL/pgSQL and both floors, and of the shape (the extension,
+#              fused_idem, and fused_idem without the GIN index), counted by
+#              valgrind's callgrind in a single-user backend: free of the
+#              machine's noise and of the kernel (--no-instructions skips it)
 #   soak       (--soak) lifecycles on 2 clients plus 1 client listing random
 #              queues on a fresh cluster with stock settings: throughput per
 #              window, list rate, membership table size, sequential scans
@@ -44,8 +53,8 @@
 #
 # This file reads the options and runs the phases; bench/lib/ has one file
 # per concern: common (messages, psql, pgbench runs), prepare (user, tools,
-# build), cluster, database, lifecycle, list, memory, perf, instructions,
-# soak, summary and chart.
+# build), cluster, database, lifecycle (and shape), list (and lookups),
+# memory, perf, instructions, soak, summary and chart.
 set -euo pipefail
 
 REPO=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -81,9 +90,12 @@ usage() {
 	cat <<'USAGE'
 usage: bench/run.sh [--smoke | --soak] [options]
   (no mode)          full run: lifecycle, list, memory (and --perf)
-  --smoke            about a minute of everything, for CI (results in a temp dir)
+  --smoke            about 4 minutes of everything, for CI (results in a temp dir)
   --soak             lifecycles + random-queue lists on stock settings
 options:
+  --pg 15|17|18      the PostgreSQL to run on (17 and 18: built once by scripts/pg-build.sh)
+  --only PHASES      only these phases of the full or smoke run, comma-separated:
+                     lifecycle, shape, list, memory, perf, instructions
   --minutes N        soak duration (default 5; decimals allowed)
   --window S         soak window in seconds (default 30)
   --seconds S        length of each measured pgbench run (default 15; smoke 3)
@@ -94,7 +106,7 @@ options:
   --memory-seconds S memory phase length (default 60; smoke 4)
   --perf             also profile the extension's backends with perf (full mode)
   --perf-seconds S   length of the profiled run (default 15)
-  --no-instructions  skip the instruction counts (callgrind; about 3 minutes, smoke 1)
+  --no-instructions  skip the instruction counts (callgrind; about 5 minutes, smoke 2)
   --seed N           pgbench --random-seed (queue choices; default: pgbench's, from the clock)
   --locale L         the cluster's locale (default C.UTF-8, as scripts/lib.sh's cluster; e.g. C)
   --port P           port of the benchmark's cluster (default 5471; smoke 5472; soak 5473)
@@ -102,14 +114,14 @@ options:
   --no-build         do not build and install the extension (it must be installed)
   --keep             keep the cluster's directory (and log) on exit
 environment:
-  PG_BIN, PG_CONFIG  the PostgreSQL installation (default /usr/lib/postgresql/15/bin)
+  PG_BIN, PG_CONFIG  the PostgreSQL installation (default /usr/lib/postgresql/15/bin; --pg sets them)
 USAGE
 }
 
 MODE=full
 MINUTES=5 WINDOW=30 SECONDS_RUN='' WARMUP='' ROUNDS='' CLIENTS=2 HISTORY=''
 MEM_SECONDS='' PERF=0 PERF_SECONDS=15 PORT='' OUT='' BUILD=1 KEEP=0 LOCALE='' SEED=''
-INSTRUCTIONS=1
+INSTRUCTIONS=1 ONLY='' PG_WANTED=''
 PGBENCH_SEED=()
 SOAK_SECONDS=0
 
@@ -130,6 +142,8 @@ parse_options() {
 		--perf) PERF=1 ;;
 		--perf-seconds) PERF_SECONDS=${2:?}; shift ;;
 		--no-instructions) INSTRUCTIONS=0 ;;
+		--only) ONLY=${2:?}; shift ;;
+		--pg) PG_WANTED=${2:?}; shift ;;
 		--port) PORT=${2:?}; shift ;;
 		--locale) LOCALE=${2:?}; shift ;;
 		--seed) SEED=${2:?}; shift ;;
@@ -175,6 +189,17 @@ check_options() {
 	((ROUNDS >= 3)) || die "--rounds must be at least 3 (the result is a median)"
 	((SECONDS_RUN >= 1 && CLIENTS >= 1 && WINDOW >= 1)) || die "--seconds, --clients and --window must be at least 1"
 	((PORT >= 1024 && PORT <= 65535)) || die "--port must be between 1024 and 65535"
+	[[ -z $PG_WANTED || $PG_WANTED =~ ^(15|17|18)$ ]] || die "--pg takes 15, 17 or 18, not \"$PG_WANTED\""
+	if [ -n "$ONLY" ]; then
+		[ "$MODE" != soak ] || die "--only chooses phases of the full or smoke run, not of --soak"
+		for v in ${ONLY//,/ }; do
+			[[ " lifecycle shape list memory perf instructions " == *" $v "* ]] ||
+				die "--only takes lifecycle, shape, list, memory, perf and instructions, not \"$v\""
+		done
+		PERF=0 INSTRUCTIONS=0
+		[[ ",$ONLY," != *,perf,* ]] || PERF=1
+		[[ ",$ONLY," != *,instructions,* ]] || INSTRUCTIONS=1
+	fi
 	if [ "$MODE" = soak ]; then
 		SOAK_SECONDS=$(awk -v m="$MINUTES" 'BEGIN { printf "%d", m * 60 + 0.5 }')
 		((SOAK_SECONDS >= WINDOW)) || die "the soak must last at least one window ($WINDOW s)"
@@ -196,18 +221,30 @@ make_out() {
 	OUT=$(cd -- "$OUT" && pwd -P)
 }
 
-# full_run: the full and smoke modes: lifecycle, list, memory, perf and
-# instruction phases, then summary.txt and the chart
+# wanted PHASE: true when the run includes PHASE: those --only names, else
+# every phase, perf with --perf, instructions without --no-instructions
+wanted() {
+	case $1 in
+	perf) ((PERF)) ;;
+	instructions) ((INSTRUCTIONS)) ;;
+	*) [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]] ;;
+	esac
+}
+
+# full_run: the full and smoke modes: lifecycle, shape, list, memory, perf
+# and instruction phases (those wanted), then summary.txt and the chart
 full_run() {
+	local f
 	setup_bench_db
-	# a count left by an earlier run must not pass for this run's
-	rm -f -- "$OUT/instructions.dat"
+	# results left by an earlier run must not pass for this run's
+	for f in lifecycle shape list lookup memory instructions; do rm -f -- "$OUT/$f.dat"; done
 	write_env "$OUT/env.txt"
-	lifecycle_phase
-	list_phase
-	memory_phase
-	if ((PERF)); then perf_phase; fi
-	if ((INSTRUCTIONS)); then instructions_phase; fi
+	if wanted lifecycle; then lifecycle_phase; fi
+	if wanted shape; then shape_phase; fi
+	if wanted list; then list_phase; fi
+	if wanted memory; then memory_phase; fi
+	if wanted perf; then perf_phase; fi
+	if wanted instructions; then instructions_phase; fi
 	summarize
 	chart
 	say "done: results in $OUT"
@@ -215,6 +252,13 @@ full_run() {
 
 parse_options "$@"
 check_options
+if [ -n "$PG_WANTED" ] && [ "$PG_WANTED" != 15 ]; then
+	PG_CONFIG=$(bash "$REPO/scripts/pg-build.sh" "$PG_WANTED" | tail -n 1) ||
+		die "PostgreSQL $PG_WANTED is not available (scripts/pg-build.sh said why, above)"
+	PG_BIN=''
+elif [ -n "$PG_WANTED" ]; then
+	PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config PG_BIN=''
+fi
 choose_installation
 choose_user "$@"
 make_out

@@ -28,7 +28,8 @@ write_env() {
 }
 
 # setup_bench_db: a fresh database with the extension, the PL/pgSQL twin
-# (bench/plpgsql_api.sql) and the tables of the fused floors and the round trips
+# (bench/plpgsql_api.sql) and the tables of the fused floors (one without
+# the GIN index too) and the round trips
 setup_bench_db() {
 	q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 	qdb -c 'CREATE EXTENSION batchstate'
@@ -45,6 +46,11 @@ setup_bench_db() {
 		CREATE SCHEMA bench_idem;
 		CREATE TABLE bench_idem.batch (LIKE batchstate.batch INCLUDING ALL);
 		CREATE TABLE bench_idem.batch_state_membership (LIKE batchstate.batch_state_membership INCLUDING ALL);
+		-- the floor again without the GIN index of contains and dependencies:
+		-- what that index costs (the instruction counts of the shape)
+		CREATE SCHEMA bench_idem_nogin;
+		CREATE TABLE bench_idem_nogin.batch (LIKE batchstate.batch INCLUDING ALL);
+		CREATE TABLE bench_idem_nogin.batch_state_membership (LIKE batchstate.batch_state_membership INCLUDING ALL);
 		CREATE SCHEMA bench_rt;
 		CREATE TABLE bench_rt.batch (LIKE batchstate.batch INCLUDING ALL);
 		CREATE TABLE bench_rt.batch_state_membership (LIKE batchstate.batch_state_membership INCLUDING ALL);
@@ -56,7 +62,7 @@ setup_bench_db() {
 		    idx regclass;
 		    def text;
 		BEGIN
-		    FOREACH s IN ARRAY ARRAY['bench_plpgsql', 'bench_fused', 'bench_idem', 'bench_rt'] LOOP
+		    FOREACH s IN ARRAY ARRAY['bench_plpgsql', 'bench_fused', 'bench_idem', 'bench_idem_nogin', 'bench_rt'] LOOP
 		        FOREACH t IN ARRAY ARRAY['batch', 'batch_state_membership'] LOOP
 		            SELECT c.reloptions INTO opts FROM pg_class c
 		            WHERE c.oid = format('batchstate.%I', t)::regclass;
@@ -76,6 +82,11 @@ setup_bench_db() {
 		                EXECUTE replace(def, ' ON batchstate.', format(' ON %I.', s));
 		            END LOOP;
 		        END LOOP;
+		    END LOOP;
+		    FOR idx IN SELECT i.indexrelid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+		               JOIN pg_am a ON a.oid = c.relam
+		               WHERE i.indrelid = 'bench_idem_nogin.batch'::regclass AND a.amname = 'gin' LOOP
+		        EXECUTE format('DROP INDEX %s', idx);
 		    END LOOP;
 		END
 		$$;

@@ -1,35 +1,56 @@
 # shellcheck shell=bash
 # bench/lib/instructions.sh: user-space instructions per lifecycle of the
-# extension, PL/pgSQL and both floors: callgrind on a single-user backend.
+# extension, PL/pgSQL and both floors, and of the extension and its
+# idempotent floor (with and without the GIN index) on the shape:
+# callgrind on a single-user backend.
 
 # script_statements SCRIPT: the SQL statements of a pgbench script, one per
-# line: comments and \set lines dropped, a statement's lines joined, :id and
-# :q made $1 and $2
+# line: comments and \set lines dropped, a statement's lines joined, the id
+# (:id, or the shape's 'q' || :q || '/batch/' || :r) made $1 and the queue
+# (:q, or 'q' || :q) $2
 script_statements() {
 	# shellcheck disable=SC2016 # $1 and $2: the statement's parameters
 	awk '
 		/^[[:space:]]*(--|\\)/ || /^[[:space:]]*$/ { next }
 		{ sub(/[[:space:]]+$/, ""); stmt = stmt (stmt == "" ? "" : " ") $0 }
 		/;$/ { print stmt; stmt = "" }
-	' "$1" | sed -e 's/:id\b/$1/g' -e 's/:q\b/$2/g'
+	' "$1" | sed -e "s|'q' [|][|] :q [|][|] '/batch/' [|][|] :r|\$1|g" -e "s|'q' [|][|] :q|\$2|g" \
+		-e 's/:id\b/$1/g' -e 's/:q\b/$2/g'
+}
+
+# workload_args APPROACH I: the parameters of lifecycle I: id and queue as
+# bench/lifecycle_*.pgbench numbers them, or for the shape ('q' || q ||
+# '/batch/' || r, 64 queues) a fixed scatter of r over 1 .. 10^15
+workload_args() {
+	local q r
+	case $1 in
+	shape_*)
+		q=$((1 + $2 * 37 % 64)) r=$((1 + $2 * 618033988749897 % 1000000000000000))
+		echo "'q$q/batch/$r', 'q$q'"
+		;;
+	*) echo "'i$2', 'q$(($2 % 10))'" ;;
+	esac
 }
 
 # instructions_workload APPROACH N: the approach's lifecycle script as a
 # single-user session: each statement PREPAREd once, then N lifecycles of
 # EXECUTEs (one transaction each, as pgbench -M prepared runs them)
 instructions_workload() {
-	local a=$1 n=$2 schema i j k=0 s
+	local a=$1 n=$2 schema i j k=0 s args
 	local -a stmts
 	schema=$(schema_of "$a")
 	mapfile -t stmts < <(script_statements "$(script_of "$a")")
+	# the shape's floor script names bench_idem; its twin without GIN another schema
+	[ "$schema" = bench_idem_nogin ] && stmts=("${stmts[@]//bench_idem./bench_idem_nogin.}")
 	echo "TRUNCATE $schema.batch, $schema.batch_state_membership;"
 	for s in "${stmts[@]}"; do
 		k=$((k + 1))
 		echo "PREPARE s$k(text, text) AS ${s%;};"
 	done
 	for ((i = 1; i <= n; i++)); do
+		args=$(workload_args "$a" "$i")
 		for ((j = 1; j <= k; j++)); do
-			echo "EXECUTE s$j('i$i', 'q$((i % 10))');"
+			echo "EXECUTE s$j($args);"
 		done
 	done
 }
@@ -60,7 +81,7 @@ instructions_phase() {
 	say "instructions: callgrind, single-user backend, $n1 and $n2 lifecycles per approach"
 	cluster_down
 	echo "# approach instructions_per_lifecycle ($n2 - $n1 lifecycles)" >"$OUT/instructions.dat"
-	for a in extension plpgsql fused_sql fused_idem; do
+	for a in extension plpgsql fused_sql fused_idem shape_extension shape_idem shape_idem_nogin; do
 		c1=$(instructions_count "$a" "$n1")
 		c2=$(instructions_count "$a" "$n2")
 		if [ -z "$c1" ] || [ -z "$c2" ]; then

@@ -1,8 +1,12 @@
 # shellcheck shell=bash
 # bench/lib/lifecycle.sh: the lifecycle phase: five approaches to the same
-# batch lifecycle, interleaved per round; lifecycle.dat, scans and consistency.
+# batch lifecycle, interleaved per round; lifecycle.dat, scans and
+# consistency.  And the shape phase: the extension and its idempotent floor
+# on the lifecycle as a controller calls it (real ids, 64 queues, defaults);
+# shape.dat.
 
 APPROACHES=(extension plpgsql fused_sql fused_idem round_trips)
+SHAPE_APPROACHES=(shape_extension shape_idem)
 
 # script_of APPROACH: the approach's pgbench script
 script_of() {
@@ -12,6 +16,8 @@ script_of() {
 	fused_sql) echo "$BENCH/lifecycle_fused.pgbench" ;;
 	fused_idem) echo "$BENCH/lifecycle_fused_idem.pgbench" ;;
 	round_trips) echo "$BENCH/lifecycle_roundtrip.pgbench" ;;
+	shape_extension) echo "$BENCH/shape_extension.pgbench" ;;
+	shape_idem | shape_idem_nogin) echo "$BENCH/shape_fused_idem.pgbench" ;;
 	esac
 }
 
@@ -23,7 +29,7 @@ script_of() {
 # key lookup, so this only takes the pathological plans away.
 options_of() {
 	case $1 in
-	extension) echo '' ;;
+	extension | shape_extension) echo '' ;;
 	*) echo '-c enable_seqscan=off' ;;
 	esac
 }
@@ -31,10 +37,11 @@ options_of() {
 # schema_of APPROACH: the schema of the approach's two tables
 schema_of() {
 	case $1 in
-	extension) echo batchstate ;;
+	extension | shape_extension) echo batchstate ;;
 	plpgsql) echo bench_plpgsql ;;
 	fused_sql) echo bench_fused ;;
-	fused_idem) echo bench_idem ;;
+	fused_idem | shape_idem) echo bench_idem ;;
+	shape_idem_nogin) echo bench_idem_nogin ;;
 	round_trips) echo bench_rt ;;
 	esac
 }
@@ -48,24 +55,26 @@ scan_counts() {
 		ORDER BY schemaname, relname"
 }
 
-# lifecycle_rounds: a warm-up run per approach, then --rounds rounds of one
-# measured run per approach, in order; every run in raw/lifecycle-runs.dat
+# lifecycle_rounds PHASE APPROACH...: a warm-up run per approach, then
+# --rounds rounds of one measured run per approach, in order; every run in
+# raw/PHASE-runs.dat
 lifecycle_rounds() {
-	local a r tps
-	say "lifecycle: warm-up ($WARMUP s per approach)"
-	for a in "${APPROACHES[@]}"; do
-		PGOPTIONS=$(options_of "$a") pgbench_run "$OUT/raw/lifecycle-$a-warmup.log" "$DB" \
+	local phase=$1 a r tps
+	shift
+	say "$phase: warm-up ($WARMUP s per approach)"
+	for a in "$@"; do
+		PGOPTIONS=$(options_of "$a") pgbench_run "$OUT/raw/$phase-$a-warmup.log" "$DB" \
 			-c "$CLIENTS" -j "$CLIENTS" -T "$WARMUP" -f "$(script_of "$a")"
 	done
-	: >"$OUT/raw/lifecycle-runs.dat"
+	: >"$OUT/raw/$phase-runs.dat"
 	for ((r = 1; r <= ROUNDS; r++)); do
-		for a in "${APPROACHES[@]}"; do
+		for a in "$@"; do
 			settle "$(schema_of "$a")"
-			PGOPTIONS=$(options_of "$a") pgbench_run "$OUT/raw/lifecycle-$a-r$r.log" "$DB" \
+			PGOPTIONS=$(options_of "$a") pgbench_run "$OUT/raw/$phase-$a-r$r.log" "$DB" \
 				-c "$CLIENTS" -j "$CLIENTS" -T "$SECONDS_RUN" -f "$(script_of "$a")"
 			tps=$TPS
-			printf '%s %d %s %s %s\n' "$a" "$r" "$tps" "$SRV_US" "$CLI_US" >>"$OUT/raw/lifecycle-runs.dat"
-			say "lifecycle round $r/$ROUNDS: $(printf '%-11s %8.1f' "$a" "$tps") lifecycles/s," \
+			printf '%s %d %s %s %s\n' "$a" "$r" "$tps" "$SRV_US" "$CLI_US" >>"$OUT/raw/$phase-runs.dat"
+			say "$phase round $r/$ROUNDS: $(printf '%-15s %8.1f' "$a" "$tps") lifecycles/s," \
 				"CPU per lifecycle: server $SRV_US us, pgbench $CLI_US us (load $(loadavg))"
 		done
 	done
@@ -94,7 +103,7 @@ lifecycle_consistency() {
 # them (raw/seq-scans.txt), the consistency checks and lifecycle.dat
 lifecycle_phase() {
 	scan_counts >"$OUT/raw/scans-before.txt"
-	lifecycle_rounds
+	lifecycle_rounds lifecycle "${APPROACHES[@]}"
 	# read before the consistency checks, which scan the tables
 	scan_counts >"$OUT/raw/scans-after.txt"
 	awk 'NR == FNR { s[$1, $2] = $3; i[$1, $2] = $4; next }
@@ -102,4 +111,11 @@ lifecycle_phase() {
 		"$OUT/raw/scans-before.txt" "$OUT/raw/scans-after.txt" >"$OUT/raw/seq-scans.txt"
 	lifecycle_consistency
 	dat_file "$OUT/raw/lifecycle-runs.dat" "approach" "lifecycles/s" "${APPROACHES[@]}" >"$OUT/lifecycle.dat"
+}
+
+# shape_phase: the shape rounds (64 queues, real ids, create_batch's
+# defaults: bench/shape_*.pgbench) and shape.dat
+shape_phase() {
+	lifecycle_rounds shape "${SHAPE_APPROACHES[@]}"
+	dat_file "$OUT/raw/shape-runs.dat" "approach" "lifecycles/s" "${SHAPE_APPROACHES[@]}" >"$OUT/shape.dat"
 }

@@ -1,12 +1,17 @@
 # shellcheck shell=bash
 # bench/lib/summary.sh: summary.txt (printed too): the medians, CPU, memory,
-# instruction counts, scans and targets of a full or smoke run.
+# instruction counts, sizes, scans and targets of a full or smoke run (the
+# phases it ran: each part only when its results are there).
 
-# col NAME KEY COLUMN: field COLUMN of the line of NAME.dat whose key (field 2) is KEY
-col() { awk -v k="$2" -v c="$3" '$2 == k { print $c }' "$OUT/$1.dat"; }
+# col NAME KEY COLUMN: field COLUMN of the line of NAME.dat whose key (field 2)
+# is KEY (nothing when the run did not write NAME.dat)
+col() { awk -v k="$2" -v c="$3" '$2 == k { print $c }' "$OUT/$1.dat" 2>/dev/null || true; }
+
+# have NAME: true when this run wrote NAME.dat
+have() { [ -s "$OUT/$1.dat" ]; }
 
 # col_ins APPROACH: the approach's instructions per lifecycle, from instructions.dat
-col_ins() { awk -v k="$1" '$1 == k { print $2 }' "$OUT/instructions.dat"; }
+col_ins() { awk -v k="$1" '$1 == k { print $2 }' "$OUT/instructions.dat" 2>/dev/null || true; }
 
 # summary_lifecycle: the lifecycle table (ratios against the extension)
 summary_lifecycle() {
@@ -51,9 +56,69 @@ summary_instructions() {
 	echo "instructions per lifecycle (user space, callgrind, one single-user backend, no client:"
 	echo "what the server executes for the 5 statements of a lifecycle, without kernel or protocol)"
 	awk '!/^#/ { print $1, $2 }' "$OUT/instructions.dat" | while read -r a n; do
-		printf '  %-12s %9d  %7sx of the extension\n' "$a" "$n" "$(ratio "$n" "$(col_ins extension)")"
+		case $a in
+		shape_*) printf '  %-16s %9d  %7sx of shape_extension\n' "$a" "$n" "$(ratio "$n" "$(col_ins shape_extension)")" ;;
+		*) printf '  %-16s %9d  %7sx of the extension\n' "$a" "$n" "$(ratio "$n" "$(col_ins extension)")" ;;
+		esac
 	done
+	echo "  (shape_*: the shape's lifecycle, create_batch(id, queue) and 4 moves on real ids;"
+	echo "  shape_idem_nogin: fused_idem on tables without the GIN index of contains and dependencies)"
 	echo
+}
+
+# summary_shape: the shape table (ratios against the extension)
+summary_shape() {
+	local ext a m lo hi su cu
+	ext=$(col shape shape_extension 3)
+	echo "shape: lifecycles/s as a controller calls them (ids 'q<1..64>/batch/<1..10^15>', 64 queues,"
+	echo "create_batch(id, queue) with its defaults, then 4 moves), $CLIENTS clients, median of $ROUNDS rounds"
+	printf '  %-16s %9s %9s %9s %8s %10s %10s\n' approach median min max "ext/it" "server_us" "pgbench_us"
+	awk '!/^#/ { print $2, $3, $4, $5, $6, $7 }' "$OUT/shape.dat" | while read -r a m lo hi su cu; do
+		printf '  %-16s %9.1f %9.1f %9.1f %7sx %10s %10s\n' "$a" "$m" "$lo" "$hi" "$(ratio "$ext" "$m")" "$su" "$cu"
+	done
+}
+
+# summary_lookups FIRST LAST: each lookup at history FIRST and LAST, and the
+# sizes of the table and its indexes at LAST
+summary_lookups() {
+	local first=$1 last=$2 l m0 m1 s0 s1
+	echo "lookups of 1.3: calls/s on the same queue of 100 live batches, by finished batches of"
+	echo "history (dependents_of and batches_containing find 1 batch, queue_stats 5 rows, stuck_batches 100)"
+	printf '  %-19s %12s %12s %8s %12s %12s\n' lookup "h=$first" "h=$last" ratio "server_us" "server_us"
+	for l in "${LOOKUPS[@]}"; do
+		m0=$(col lookup "$l:$first" 3) m1=$(col lookup "$l:$last" 3)
+		s0=$(col lookup "$l:$first" 6) s1=$(col lookup "$l:$last" 6)
+		printf '  %-19s %12.1f %12.1f %7sx %12s %12s\n' "$l" "${m0:-0}" "${m1:-0}" "$(ratio "$m1" "$m0")" "$s0" "$s1"
+	done
+	if [ -s "$OUT/raw/sizes-$last.txt" ]; then
+		echo "sizes with $last finished batches of history (+ 100 live):"
+		awk '{ printf "  %-34s %9.1f MB\n", $1, $2 / 1048576 }' "$OUT/raw/sizes-$last.txt"
+	fi
+}
+
+# summary_targets_13 FIRST LAST: the targets of 1.3 (shape, lookups, GIN),
+# from the parts this run measured
+summary_targets_13() {
+	local first=$1 last=$2 r c l ext idem nogin
+	if have shape; then
+		r=$(ratio "$(col shape shape_extension 3)" "$(col shape shape_idem 3)")
+		c=$(ratio "$(col shape shape_idem 6)" "$(col shape shape_extension 6)")
+		echo "  shape: extension / fused_idem = ${r}x (>= 0.95x: $(target x "$r" 0.95)); server CPU per lifecycle, fused_idem / extension = ${c}x"
+	fi
+	ext=$(col_ins shape_extension) idem=$(col_ins shape_idem) nogin=$(col_ins shape_idem_nogin)
+	if [ -n "$ext" ] && [ -n "$idem" ]; then
+		r=$(ratio "$idem" "$ext")
+		echo "  shape by instructions per lifecycle: fused_idem / extension = ${r}x (>= 0.95x: $(target x "$r" 0.95))"
+	fi
+	if [ -n "$idem" ] && [ -n "$nogin" ]; then
+		echo "  the GIN index of contains and dependencies costs a create $((idem - nogin)) instructions (fused_idem with it and without)"
+	fi
+	if have lookup && [ "$first" != "$last" ]; then
+		for l in "${LOOKUPS[@]}"; do
+			r=$(ratio "$(col lookup "$l:$last" 3)" "$(col lookup "$l:$first" 3)")
+			echo "  $l history $last / history $first = ${r}x (>= 0.8x: $(target x "$r" 0.8))"
+		done
+	fi
 }
 
 # summary_targets FIRST LAST: the targets of this run's medians, with the
@@ -75,9 +140,16 @@ summary_targets() {
 	c1=$(ratio "$(col lifecycle plpgsql 6)" "$(col lifecycle extension 6)")
 	c2=$(ratio "$(col lifecycle fused_sql 6)" "$(col lifecycle extension 6)")
 	c3=$(ratio "$(col lifecycle fused_idem 6)" "$(col lifecycle extension 6)")
-	worst=$(memory_growth | awk '{ g = $6 - $5; if (NR == 1 || g > w) w = g } END { printf "%.1f", w }')
-	[ -s "$OUT/instructions.dat" ] && counted=1
+	[ -n "$(col_ins extension)" ] && counted=1
 	echo "targets (medians of this run):"
+	if ! have lifecycle; then
+		if have list; then
+			echo "  list_batches history $last / history $first = $(ratio "$(col list "$last" 3)" "$(col list "$first" 3)")x" \
+				"(>= 0.85x: $(target x "$(ratio "$(col list "$last" 3)" "$(col list "$first" 3)")" 0.85))"
+		fi
+		summary_targets_13 "$first" "$last"
+		return 0
+	fi
 	echo "  extension / plpgsql   = ${r1}x (>= 1.25x: $(target x "$r1" 1.25)); server CPU per lifecycle, plpgsql / extension = ${c1}x"
 	echo "  extension / fused_sql = ${r2}x (>= 0.95x: $(target x "$r2" 0.95)); server CPU per lifecycle, fused_sql / extension = ${c2}x"
 	if ((counted)); then
@@ -90,32 +162,38 @@ summary_targets() {
 	fi
 	echo "  fused_idem / plpgsql = ${r6}x: what the extension would reach against PL/pgSQL with no function layer at all"
 	echo "  extension / round_trips = ${r3}x (no target)"
-	echo "  list_batches history $last / history $first = ${r4}x (>= 0.85x: $(target x "$r4" 0.85))"
-	echo "  memory per backend flat: largest growth of the floor ${worst} kB ($(awk -v w="$worst" 'BEGIN { print (w <= 64) ? "flat: met" : "GROWS: MISSED" }'))"
+	if have list; then
+		echo "  list_batches history $last / history $first = ${r4}x (>= 0.85x: $(target x "$r4" 0.85))"
+	fi
+	if have memory; then
+		worst=$(memory_growth | awk '{ g = $6 - $5; if (NR == 1 || g > w) w = g } END { printf "%.1f", w }')
+		echo "  memory per backend flat: largest growth of the floor ${worst} kB ($(awk -v w="$worst" 'BEGIN { print (w <= 64) ? "flat: met" : "GROWS: MISSED" }'))"
+	fi
+	summary_targets_13 "$first" "$last"
 }
 
 # summarize: summary.txt, printed too
 summarize() {
 	local first last
-	first=$(awk '!/^#/ { print $2; exit }' "$OUT/list.dat")
-	last=$(awk '!/^#/ { h = $2 } END { print h }' "$OUT/list.dat")
+	first=$(awk '!/^#/ { print $2; exit }' "$OUT/list.dat" 2>/dev/null || true)
+	last=$(awk '!/^#/ { h = $2 } END { print h }' "$OUT/list.dat" 2>/dev/null || true)
 	{
-		echo "batchstate benchmark ($MODE mode)"
+		echo "batchstate benchmark ($MODE mode${ONLY:+, only $ONLY})"
 		sed 's/^/  /' "$OUT/env.txt"
 		echo "  load average at end: $(loadavg)"
 		echo
-		summary_lifecycle
-		echo
-		summary_list "$first"
-		echo
-		summary_memory
-		echo
+		if have lifecycle; then summary_lifecycle && echo; fi
+		if have shape; then summary_shape && echo; fi
+		if have list; then summary_list "$first" && echo; fi
+		if have lookup; then summary_lookups "$first" "$last" && echo; fi
+		if have memory; then summary_memory && echo; fi
 		summary_instructions
-		echo "sequential / index scans of each approach's tables during the lifecycle runs"
-		awk '{ printf "  %-14s %-24s seq_scan %6d  idx_scan %10d\n", $2, $3, $4, $5 }' "$OUT/raw/seq-scans.txt"
-		echo
+		if have lifecycle; then
+			echo "sequential / index scans of each approach's tables during the lifecycle runs"
+			awk '{ printf "  %-14s %-24s seq_scan %6d  idx_scan %10d\n", $2, $3, $4, $5 }' "$OUT/raw/seq-scans.txt"
+			echo
+		fi
 		summary_targets "$first" "$last"
-		echo
-		cat "$OUT/raw/consistency.txt"
+		if have lifecycle; then echo && cat "$OUT/raw/consistency.txt"; fi
 	} | tee "$OUT/summary.txt"
 }

@@ -3,11 +3,14 @@
 #           SQLSTATEs through bench/plpgsql_api.sql's bench_plpgsql as
 #           through the extension (a node of its own)
 #   smoke   bench/run.sh --smoke (its own clusters): every approach and
-#           history size has a throughput, every lifecycle finished,
-#           verify() is clean, the extension's hot path did not scan a
-#           table sequentially, memory samples, instruction counts of four
-#           approaches (a lifecycle is well over 100k instructions), the
-#           targets' lines and the chart exist
+#           history size has a throughput, and so have the shape's two
+#           approaches and the four lookups of 1.3 at both history sizes,
+#           every lifecycle finished, verify() is clean, the extension's
+#           hot path did not scan a table sequentially, memory samples,
+#           instruction counts of seven approaches (a lifecycle is well over
+#           100k instructions; the shape's floor costs more with the GIN
+#           index than without), the sizes of the table and its indexes,
+#           the targets' lines and the chart exist
 #   soak    bench/run.sh --soak, briefly: windows, list rate, table sizes,
 #           sequential scans and the targets' lines are printed
 # No thresholds.  BENCH_PORT (default: a free one) for the benchmark's
@@ -97,14 +100,15 @@ sub fields
 sub contents { return -f $_[0] ? slurp_file($_[0]) : '' }
 
 my @approaches = qw(extension plpgsql fused_sql fused_idem round_trips);
-my @counted = qw(extension plpgsql fused_sql fused_idem);
+my @counted = qw(extension plpgsql fused_sql fused_idem shape_extension shape_idem shape_idem_nogin);
+my @lookups = qw(dependents_of batches_containing queue_stats stuck_batches);
 my ($smoked, $smoke_log, $smoke_s) = bench('smoke', '--smoke', '--out', "$tmp/smoke");
 
 SKIP:
 {
 	# bench/run.sh has run as root until now (it re-runs itself with sudo);
 	# as the postgres user it must start its servers itself
-	skip 'bench/run.sh runs as root only: its smoke and soak checks need the version that runs as any user', 29
+	skip 'bench/run.sh runs as root only: its smoke and soak checks need the version that runs as any user', 45
 	  if !$smoked && $smoke_log =~ /run it as root|sudo/ && $> != 0;
 
 	my $s = "$tmp/smoke";
@@ -121,6 +125,23 @@ SKIP:
 		my @f = fields("$s/list.dat", $h);
 		ok(@f && $f[2] > 0, "smoke: list_batches throughput with $h finished batches (" . ($f[2] // '?') . ' calls/s)');
 	}
+	for my $a (qw(shape_extension shape_idem))
+	{
+		my @f = fields("$s/shape.dat", $a);
+		ok(@f && $f[2] > 0 && @f - 7 >= 3, "smoke: shape throughput of $a (" . ($f[2] // '?') . ' lifecycles/s)');
+	}
+	for my $l (@lookups)
+	{
+		for my $h (0, 1000)
+		{
+			my @f = fields("$s/lookup.dat", "$l:$h");
+			ok(@f && $f[2] > 0, "smoke: $l throughput with $h finished batches (" . ($f[2] // '?') . ' calls/s)');
+		}
+	}
+	my %size = map { (split ' ')[ 0, 1 ] } split /\n/, contents("$s/raw/sizes-1000.txt");
+	ok(($size{batch_arrays_gin} // 0) > 0 && ($size{batch} // 0) > 0,
+		'smoke: the sizes of the batch table (' . ($size{batch} // '?') . ' bytes) and its GIN index ('
+		  . ($size{batch_arrays_gin} // '?') . ' bytes) at 1000 finished batches');
 	my $consistency = contents("$s/raw/consistency.txt");
 	like($consistency, qr/^consistency $_: [1-9][0-9]* batches total, 0 not succeeded/m,
 		"smoke: every $_ lifecycle ended succeeded at version 5, no membership left") for @approaches;
@@ -146,10 +167,15 @@ SKIP:
 		my $n = $instructions{$a} // '';
 		ok($n =~ /^\d+$/ && $n > 100000, "smoke: callgrind counted the instructions of one lifecycle of $a ($n)");
 	}
+	ok(($instructions{shape_idem} // 0) > ($instructions{shape_idem_nogin} // 0),
+		'smoke: the GIN index costs the floor instructions (' . ($instructions{shape_idem} // '?') . ' with it, '
+		  . ($instructions{shape_idem_nogin} // '?') . ' without)');
 	my $summary = contents("$s/summary.txt");
 	my @targets = $summary =~
 	  /^  (extension \/ plpgsql|extension \/ fused_sql|list_batches history|memory per backend flat)/mg;
 	is(scalar @targets, 4, 'smoke: summary.txt states all four targets');
+	my @targets13 = $summary =~ /^  (shape: extension \/ fused_idem|shape by instructions|[a-z_]+ history 1000 \/ history 0 = [0-9.]+x \(>= 0\.8x)/mg;
+	is(scalar @targets13, 6, "smoke: summary.txt states the six targets of 1.3 (the shape's two, the four lookups')");
 	like($summary, qr/^  extension \/ fused_idem = [0-9.]*x/m,
 		'smoke: summary.txt compares the extension with the floor that files idempotently');
 	SKIP:
