@@ -13,17 +13,23 @@ have() { [ -s "$OUT/$1.dat" ]; }
 # col_ins APPROACH: the approach's instructions per lifecycle, from instructions.dat
 col_ins() { awk -v k="$1" '$1 == k { print $2 }' "$OUT/instructions.dat" 2>/dev/null || true; }
 
+# approach_table NAME EXT WIDTH: the rows of NAME.dat, one per approach
+# (column WIDTH wide), with the throughput of approach EXT over each one's
+approach_table() {
+	local ext a m lo hi su cu w=$3
+	ext=$(col "$1" "$2" 3)
+	printf "  %-${w}s %9s %9s %9s %8s %10s %10s\n" approach median min max "ext/it" "server_us" "pgbench_us"
+	awk '!/^#/ { print $2, $3, $4, $5, $6, $7 }' "$OUT/$1.dat" | while read -r a m lo hi su cu; do
+		printf "  %-${w}s %9.1f %9.1f %9.1f %7sx %10s %10s\n" "$a" "$m" "$lo" "$hi" "$(ratio "$ext" "$m")" "$su" "$cu"
+	done
+}
+
 # summary_lifecycle: the lifecycle table (ratios against the extension)
 summary_lifecycle() {
-	local ext a m lo hi su cu
-	ext=$(col lifecycle extension 3)
 	echo "lifecycle: lifecycles/s (create, scored, speculating, merging, succeeded: 5 transactions"
 	echo "each), $CLIENTS clients, median of $ROUNDS interleaved rounds of $SECONDS_RUN s; CPU per lifecycle"
 	echo "in microseconds (medians), server backends and pgbench"
-	printf '  %-12s %9s %9s %9s %8s %10s %10s\n' approach median min max "ext/it" "server_us" "pgbench_us"
-	awk '!/^#/ { print $2, $3, $4, $5, $6, $7 }' "$OUT/lifecycle.dat" | while read -r a m lo hi su cu; do
-		printf '  %-12s %9.1f %9.1f %9.1f %7sx %10s %10s\n' "$a" "$m" "$lo" "$hi" "$(ratio "$ext" "$m")" "$su" "$cu"
-	done
+	approach_table lifecycle extension 12
 }
 
 # summary_list FIRST: the list_batches table (ratios against history size FIRST)
@@ -68,14 +74,9 @@ summary_instructions() {
 
 # summary_shape: the shape table (ratios against the extension)
 summary_shape() {
-	local ext a m lo hi su cu
-	ext=$(col shape shape_extension 3)
 	echo "shape: lifecycles/s as a controller calls them (ids 'q<1..64>/batch/<1..10^15>', 64 queues,"
 	echo "create_batch(id, queue) with its defaults, then 4 moves), $CLIENTS clients, median of $ROUNDS rounds"
-	printf '  %-16s %9s %9s %9s %8s %10s %10s\n' approach median min max "ext/it" "server_us" "pgbench_us"
-	awk '!/^#/ { print $2, $3, $4, $5, $6, $7 }' "$OUT/shape.dat" | while read -r a m lo hi su cu; do
-		printf '  %-16s %9.1f %9.1f %9.1f %7sx %10s %10s\n' "$a" "$m" "$lo" "$hi" "$(ratio "$ext" "$m")" "$su" "$cu"
-	done
+	approach_table shape shape_extension 16
 }
 
 # summary_lookups FIRST LAST: each lookup at history FIRST and LAST, and the
