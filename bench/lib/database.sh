@@ -34,26 +34,15 @@ setup_bench_db() {
 	q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 	qdb -c 'CREATE EXTENSION batchstate'
 	qdb -f "$BENCH/plpgsql_api.sql" >/dev/null
-	# copies of the extension's tables for the two fused-SQL floors and the
-	# round trips; every copy (and the PL/pgSQL tables) gets the storage
-	# parameters of the extension's tables and primary keys, and the PL/pgSQL
-	# tables the extension's other indexes (the copies have them from LIKE)
+	# copies of the extension's tables (LIKE ... INCLUDING ALL) for the two
+	# fused-SQL floors, the second floor without the GIN index of contains
+	# and dependencies (what that index costs: the instruction counts of the
+	# shape) and the round trips; every copy (and the PL/pgSQL tables) gets
+	# the storage parameters of the extension's tables and primary keys, and
+	# the PL/pgSQL tables the extension's other indexes (the copies have them
+	# from LIKE)
 	qdb <<-'SQL'
 		SET client_min_messages = warning;
-		CREATE SCHEMA bench_fused;
-		CREATE TABLE bench_fused.batch (LIKE batchstate.batch INCLUDING ALL);
-		CREATE TABLE bench_fused.batch_state_membership (LIKE batchstate.batch_state_membership INCLUDING ALL);
-		CREATE SCHEMA bench_idem;
-		CREATE TABLE bench_idem.batch (LIKE batchstate.batch INCLUDING ALL);
-		CREATE TABLE bench_idem.batch_state_membership (LIKE batchstate.batch_state_membership INCLUDING ALL);
-		-- the floor again without the GIN index of contains and dependencies:
-		-- what that index costs (the instruction counts of the shape)
-		CREATE SCHEMA bench_idem_nogin;
-		CREATE TABLE bench_idem_nogin.batch (LIKE batchstate.batch INCLUDING ALL);
-		CREATE TABLE bench_idem_nogin.batch_state_membership (LIKE batchstate.batch_state_membership INCLUDING ALL);
-		CREATE SCHEMA bench_rt;
-		CREATE TABLE bench_rt.batch (LIKE batchstate.batch INCLUDING ALL);
-		CREATE TABLE bench_rt.batch_state_membership (LIKE batchstate.batch_state_membership INCLUDING ALL);
 		DO $$
 		DECLARE
 		    s text;
@@ -63,7 +52,13 @@ setup_bench_db() {
 		    def text;
 		BEGIN
 		    FOREACH s IN ARRAY ARRAY['bench_plpgsql', 'bench_fused', 'bench_idem', 'bench_idem_nogin', 'bench_rt'] LOOP
+		        IF s <> 'bench_plpgsql' THEN
+		            EXECUTE format('CREATE SCHEMA %I', s);
+		        END IF;
 		        FOREACH t IN ARRAY ARRAY['batch', 'batch_state_membership'] LOOP
+		            IF s <> 'bench_plpgsql' THEN
+		                EXECUTE format('CREATE TABLE %I.%I (LIKE batchstate.%I INCLUDING ALL)', s, t, t);
+		            END IF;
 		            SELECT c.reloptions INTO opts FROM pg_class c
 		            WHERE c.oid = format('batchstate.%I', t)::regclass;
 		            IF opts IS NOT NULL THEN
