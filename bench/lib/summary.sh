@@ -143,26 +143,20 @@ summary_targets() {
 	c3=$(ratio "$(col lifecycle fused_idem 6)" "$(col lifecycle extension 6)")
 	[ -n "$(col_ins extension)" ] && counted=1
 	echo "targets (medians of this run):"
-	if ! have lifecycle; then
-		if have list; then
-			echo "  list_batches history $last / history $first = $(ratio "$(col list "$last" 3)" "$(col list "$first" 3)")x" \
-				"(>= 0.85x: $(target x "$(ratio "$(col list "$last" 3)" "$(col list "$first" 3)")" 0.85))"
+	if have lifecycle; then
+		echo "  extension / plpgsql   = ${r1}x (>= 1.25x: $(target x "$r1" 1.25)); server CPU per lifecycle, plpgsql / extension = ${c1}x"
+		echo "  extension / fused_sql = ${r2}x (>= 0.95x: $(target x "$r2" 0.95)); server CPU per lifecycle, fused_sql / extension = ${c2}x"
+		if ((counted)); then
+			echo "  by instructions per lifecycle: plpgsql / extension = $(ratio "$(col_ins plpgsql)" "$(col_ins extension)")x, fused_sql / extension = $(ratio "$(col_ins fused_sql)" "$(col_ins extension)")x"
 		fi
-		summary_targets_13 "$first" "$last"
-		return 0
+		echo "the floor with the extension's filing semantics (no target; see BENCHMARKS.md):"
+		echo "  extension / fused_idem = ${r5}x; server CPU per lifecycle, fused_idem / extension = ${c3}x"
+		if ((counted)); then
+			echo "  by instructions per lifecycle: fused_idem / extension = $(ratio "$(col_ins fused_idem)" "$(col_ins extension)")x"
+		fi
+		echo "  fused_idem / plpgsql = ${r6}x: what the extension would reach against PL/pgSQL with no function layer at all"
+		echo "  extension / round_trips = ${r3}x (no target)"
 	fi
-	echo "  extension / plpgsql   = ${r1}x (>= 1.25x: $(target x "$r1" 1.25)); server CPU per lifecycle, plpgsql / extension = ${c1}x"
-	echo "  extension / fused_sql = ${r2}x (>= 0.95x: $(target x "$r2" 0.95)); server CPU per lifecycle, fused_sql / extension = ${c2}x"
-	if ((counted)); then
-		echo "  by instructions per lifecycle: plpgsql / extension = $(ratio "$(col_ins plpgsql)" "$(col_ins extension)")x, fused_sql / extension = $(ratio "$(col_ins fused_sql)" "$(col_ins extension)")x"
-	fi
-	echo "the floor with the extension's filing semantics (no target; see BENCHMARKS.md):"
-	echo "  extension / fused_idem = ${r5}x; server CPU per lifecycle, fused_idem / extension = ${c3}x"
-	if ((counted)); then
-		echo "  by instructions per lifecycle: fused_idem / extension = $(ratio "$(col_ins fused_idem)" "$(col_ins extension)")x"
-	fi
-	echo "  fused_idem / plpgsql = ${r6}x: what the extension would reach against PL/pgSQL with no function layer at all"
-	echo "  extension / round_trips = ${r3}x (no target)"
 	if have list; then
 		echo "  list_batches history $last / history $first = ${r4}x (>= 0.85x: $(target x "$r4" 0.85))"
 	fi
