@@ -57,10 +57,11 @@ $(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql $(EXTENSION).control
 	cp $< $@
 
 # The objects remember the server they were compiled for: .pg-version holds
-# pg_config's version and header directory, and changes when make runs with
-# another PG_CONFIG, so that one tree built for 15 and then for 18 recompiles
-# instead of installing objects made with another server's headers.
-PG_BUILT_FOR := $(shell $(PG_CONFIG) --version) $(includedir_server)
+# the version and header directory that PGXS's Makefile.global names, and
+# changes when make runs with another PG_CONFIG, so that one tree built for
+# 15 and then for 18 recompiles instead of installing objects made with
+# another server's headers.
+PG_BUILT_FOR := $(VERSION) $(includedir_server)
 .pg-version: FORCE
 	@echo '$(PG_BUILT_FOR)' | cmp -s - $@ || echo '$(PG_BUILT_FOR)' > $@
 $(OBJS) $(OBJS:.o=.bc): .pg-version
